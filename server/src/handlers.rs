@@ -1,0 +1,430 @@
+//! Socket.IO event handlers: one per event of the contract, plus connect and disconnect.
+//!
+//! Each handler validates the payload, spends the sender's rate budget, then changes the
+//! room through the [`PresenceStore`] while holding the room's lane, and reports the
+//! outcome to the room before letting go of the lane. Join and disconnect mirror each
+//! other: join announces arrivals, disconnect (through grace) and leave announce departures.
+
+use std::sync::Arc;
+
+use diffy_protocol::event::{
+    ACTIVE_USERS, CLIENT_EVENTS, JOIN_PR_ROOM, JOINED, LEAVE_PR_ROOM, LEFT, PR_ROOM_MESSAGE,
+    SEND_MESSAGE_TO_PR_ROOM, STOP_TYPING, TYPING, USER_COUNT,
+};
+use diffy_protocol::payload::{
+    self, JoinAck, LeaveAck, MessageAck, MessageRequest, RoomMessage, RoomRequest, TypingAck,
+    TypingNotice, UserCount,
+};
+use diffy_protocol::{ErrorCode, PullRequestId, Refusal, Username, room_name};
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::extract::{Event, Extension, SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
+use tokio::time::Instant;
+use tracing::{debug, trace};
+
+use crate::app::App;
+use crate::limits::{ConnectionLimits, Limited};
+use crate::presence::{
+    Departure, GraceTicket, JoinOutcome, LeaveOutcome, PresenceStore, RoomView, TypingExpiry,
+    TypingStart, TypingTicket,
+};
+use crate::reply::Reply;
+
+type Limits = Extension<Arc<ConnectionLimits>>;
+
+/// Refuses a connection whose `Origin` is not allowed. Clients that send no `Origin`
+/// (anything but a browser) are let through, since the header protects browsers only.
+pub async fn check_origin(socket: SocketRef, State(app): State<App>) -> Result<(), OriginRefused> {
+    let allowed = &app.config.allowed_origins;
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    match socket.req_parts().headers.get(http_origin()) {
+        None => Ok(()),
+        Some(origin) if allowed.iter().any(|a| a.as_bytes() == origin.as_bytes()) => Ok(()),
+        Some(_) => Err(OriginRefused),
+    }
+}
+
+fn http_origin() -> axum::http::HeaderName {
+    axum::http::header::ORIGIN
+}
+
+/// The connect error for a browser page on an origin that is not allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("origin not allowed")]
+pub struct OriginRefused;
+
+/// Registers a new connection and its handlers.
+pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
+    debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
+    app.store.connect(socket.id).await;
+    socket
+        .extensions
+        .insert(Arc::new(ConnectionLimits::new(&app.config)));
+
+    socket.on(JOIN_PR_ROOM, join_pr_room);
+    socket.on(LEAVE_PR_ROOM, leave_pr_room);
+    socket.on(SEND_MESSAGE_TO_PR_ROOM, send_message_to_pr_room);
+    socket.on(TYPING, typing);
+    socket.on(STOP_TYPING, stop_typing);
+    socket.on_fallback(unknown_event);
+    socket.on_disconnect(on_disconnect);
+}
+
+async fn join_pr_room(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<App>,
+    Extension(limits): Limits,
+    TryData(data): TryData<Value>,
+    reply: Reply,
+) {
+    let result = join(&socket, &io, &app, &limits, data).await;
+    reply.send(JOIN_PR_ROOM, result);
+}
+
+async fn join(
+    socket: &SocketRef,
+    io: &SocketIo,
+    app: &App,
+    limits: &ConnectionLimits,
+    data: Result<Value, impl std::fmt::Display>,
+) -> Result<JoinAck, Refusal> {
+    let request = RoomRequest::parse(&payload_of(data)?)?;
+    limits.spend(Limited::Join)?;
+    let (room, username) = (request.pull_request_id, request.username);
+
+    let _lane = app.lanes.enter(room).await;
+    let outcome = app.store.join(socket.id, room, &username).await?;
+    let view = match outcome {
+        JoinOutcome::Arrived(view) => {
+            debug!(sid = %socket.id, room = %room, "user arrived");
+            socket.join(room_name(room));
+            broadcast(io, room, JOINED, &payload::joined_notice(&username)).await;
+            broadcast_presence(io, room, &view).await;
+            view
+        }
+        JoinOutcome::Returned(view) => {
+            debug!(sid = %socket.id, room = %room, "user returned");
+            socket.join(room_name(room));
+            emit(
+                socket,
+                USER_COUNT,
+                &UserCount {
+                    user_count: view.user_count(),
+                },
+            );
+            emit(socket, ACTIVE_USERS, &view.users);
+            view
+        }
+        JoinOutcome::AlreadyJoined(view) => view,
+    };
+    Ok(JoinAck {
+        pull_request_id: room,
+        user_count: view.user_count(),
+        users: view.users,
+    })
+}
+
+async fn leave_pr_room(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<App>,
+    TryData(data): TryData<Value>,
+    reply: Reply,
+) {
+    let result = leave(&socket, &io, &app, data).await;
+    reply.send(LEAVE_PR_ROOM, result);
+}
+
+async fn leave(
+    socket: &SocketRef,
+    io: &SocketIo,
+    app: &App,
+    data: Result<Value, impl std::fmt::Display>,
+) -> Result<LeaveAck, Refusal> {
+    let request = RoomRequest::parse(&payload_of(data)?)?;
+    let (room, username) = (request.pull_request_id, request.username);
+
+    let _lane = app.lanes.enter(room).await;
+    let outcome = app.store.leave(socket.id, room, &username).await?;
+    socket.leave(room_name(room));
+    debug!(sid = %socket.id, room = %room, "left room");
+    report_departure(io, app, room, &username, outcome).await;
+    Ok(LeaveAck {
+        pull_request_id: room,
+    })
+}
+
+async fn send_message_to_pr_room(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<App>,
+    Extension(limits): Limits,
+    TryData(data): TryData<Value>,
+    reply: Reply,
+) {
+    let result = send_message(&socket, &io, &app, &limits, data).await;
+    reply.send(SEND_MESSAGE_TO_PR_ROOM, result);
+}
+
+async fn send_message(
+    socket: &SocketRef,
+    io: &SocketIo,
+    app: &App,
+    limits: &ConnectionLimits,
+    data: Result<Value, impl std::fmt::Display>,
+) -> Result<MessageAck, Refusal> {
+    let request = MessageRequest::parse(&payload_of(data)?)?;
+    let (room, username) = (request.pull_request_id, request.username);
+
+    let _lane = app.lanes.enter(room).await;
+    app.store.check_member(socket.id, room, &username).await?;
+    limits.spend(Limited::Message)?;
+
+    // Sending a message ends the sender's typing, and the room hears that first.
+    if app.store.stop_typing(socket.id, room, &username).await? {
+        broadcast_typing(io, room, STOP_TYPING, &username).await;
+    }
+    let message = RoomMessage {
+        username: username.as_str().to_owned(),
+        message: request.message.into_string(),
+        id: uuid::Uuid::now_v7().to_string(),
+        sent_at: unix_millis(),
+    };
+    trace!(sid = %socket.id, room = %room, id = %message.id, "message");
+    broadcast(io, room, PR_ROOM_MESSAGE, &message).await;
+    Ok(MessageAck {
+        id: message.id,
+        sent_at: message.sent_at,
+    })
+}
+
+async fn typing(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<App>,
+    Extension(limits): Limits,
+    TryData(data): TryData<Value>,
+    reply: Reply,
+) {
+    let result = start_typing(&socket, &io, &app, &limits, data).await;
+    reply.send(TYPING, result);
+}
+
+async fn start_typing(
+    socket: &SocketRef,
+    io: &SocketIo,
+    app: &App,
+    limits: &ConnectionLimits,
+    data: Result<Value, impl std::fmt::Display>,
+) -> Result<TypingAck, Refusal> {
+    let request = RoomRequest::parse(&payload_of(data)?)?;
+    let (room, username) = (request.pull_request_id, request.username);
+
+    let _lane = app.lanes.enter(room).await;
+    app.store.check_member(socket.id, room, &username).await?;
+    limits.spend(Limited::Typing)?;
+    let timing = app.typing_timing();
+    let start = app
+        .store
+        .start_typing(socket.id, room, &username, Instant::now(), timing)
+        .await?;
+    match start {
+        TypingStart::Relay { watch } => {
+            broadcast_typing(io, room, TYPING, &username).await;
+            if let Some(ticket) = watch {
+                tokio::spawn(watch_typing(
+                    io.clone(),
+                    app.clone(),
+                    room,
+                    username,
+                    ticket,
+                ));
+            }
+            Ok(TypingAck { relayed: true })
+        }
+        TypingStart::Throttled => Ok(TypingAck { relayed: false }),
+    }
+}
+
+async fn stop_typing(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<App>,
+    Extension(limits): Limits,
+    TryData(data): TryData<Value>,
+    reply: Reply,
+) {
+    let result = end_typing(&socket, &io, &app, &limits, data).await;
+    reply.send(STOP_TYPING, result);
+}
+
+async fn end_typing(
+    socket: &SocketRef,
+    io: &SocketIo,
+    app: &App,
+    limits: &ConnectionLimits,
+    data: Result<Value, impl std::fmt::Display>,
+) -> Result<TypingAck, Refusal> {
+    let request = RoomRequest::parse(&payload_of(data)?)?;
+    let (room, username) = (request.pull_request_id, request.username);
+
+    let _lane = app.lanes.enter(room).await;
+    app.store.check_member(socket.id, room, &username).await?;
+    limits.spend(Limited::Typing)?;
+    let relayed = app.store.stop_typing(socket.id, room, &username).await?;
+    if relayed {
+        broadcast_typing(io, room, STOP_TYPING, &username).await;
+    }
+    Ok(TypingAck { relayed })
+}
+
+async fn unknown_event(Event(event): Event, reply: Reply) {
+    let known = CLIENT_EVENTS.join(", ");
+    let refusal = Refusal::new(ErrorCode::UnknownEvent, format!("known events: {known}"));
+    reply.refuse(&event, refusal);
+}
+
+/// A closed connection counts as leaving every room it joined, through the grace period.
+async fn on_disconnect(
+    socket: SocketRef,
+    io: SocketIo,
+    State(app): State<App>,
+    reason: DisconnectReason,
+) {
+    debug!(sid = %socket.id, reason = ?reason, "disconnected");
+    for membership in app.store.close(socket.id).await {
+        let room = membership.pull_request_id;
+        let _lane = app.lanes.enter(room).await;
+        let outcome = app
+            .store
+            .drop_connection(socket.id, &membership, app.config.grace_period)
+            .await;
+        report_departure(&io, &app, room, &membership.username, outcome).await;
+    }
+}
+
+/// Tells the room what a connection leaving it meant, and starts the grace timer when
+/// the user's last connection dropped.
+async fn report_departure(
+    io: &SocketIo,
+    app: &App,
+    room: PullRequestId,
+    username: &Username,
+    outcome: LeaveOutcome,
+) {
+    if outcome.stopped_typing {
+        broadcast_typing(io, room, STOP_TYPING, username).await;
+    }
+    match outcome.departure {
+        Departure::Stays => {}
+        Departure::Now(view) => announce_left(io, room, username, &view).await,
+        Departure::Grace(ticket) => {
+            let task = expire_grace(io.clone(), app.clone(), room, username.clone(), ticket);
+            tokio::spawn(task);
+        }
+    }
+}
+
+async fn expire_grace(
+    io: SocketIo,
+    app: App,
+    room: PullRequestId,
+    username: Username,
+    ticket: GraceTicket,
+) {
+    tokio::time::sleep(app.config.grace_period).await;
+    let _lane = app.lanes.enter(room).await;
+    if let Some(view) = app.store.expire_grace(room, &username, ticket).await {
+        announce_left(&io, room, &username, &view).await;
+    }
+}
+
+/// Clears a stretch of typing once it goes unrenewed for the typing timeout.
+async fn watch_typing(
+    io: SocketIo,
+    app: App,
+    room: PullRequestId,
+    username: Username,
+    ticket: TypingTicket,
+) {
+    let mut wake = Instant::now() + app.config.typing_timeout;
+    loop {
+        tokio::time::sleep_until(wake).await;
+        let _lane = app.lanes.enter(room).await;
+        match app
+            .store
+            .expire_typing(room, &username, ticket, Instant::now())
+            .await
+        {
+            TypingExpiry::Gone => return,
+            TypingExpiry::Later(deadline) => wake = deadline,
+            TypingExpiry::Expired => {
+                broadcast_typing(&io, room, STOP_TYPING, &username).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn announce_left(io: &SocketIo, room: PullRequestId, username: &Username, view: &RoomView) {
+    debug!(room = %room, "user left");
+    broadcast(io, room, LEFT, &payload::left_notice(username, room)).await;
+    broadcast_presence(io, room, view).await;
+}
+
+async fn broadcast_presence(io: &SocketIo, room: PullRequestId, view: &RoomView) {
+    broadcast(
+        io,
+        room,
+        USER_COUNT,
+        &UserCount {
+            user_count: view.user_count(),
+        },
+    )
+    .await;
+    broadcast(io, room, ACTIVE_USERS, &view.users).await;
+}
+
+async fn broadcast_typing(io: &SocketIo, room: PullRequestId, event: &str, username: &Username) {
+    let notice = TypingNotice {
+        username: username.as_str().to_owned(),
+    };
+    broadcast(io, room, event, &notice).await;
+}
+
+async fn broadcast<T: Serialize + ?Sized>(
+    io: &SocketIo,
+    room: PullRequestId,
+    event: &str,
+    data: &T,
+) {
+    if let Err(err) = io.to(room_name(room)).emit(event, data).await {
+        debug!(room = %room, event, cause = %err, "broadcast failed");
+    }
+}
+
+fn emit<T: Serialize + ?Sized>(socket: &SocketRef, event: &str, data: &T) {
+    if let Err(err) = socket.emit(event, data) {
+        debug!(sid = %socket.id, event, cause = %err, "emit failed");
+    }
+}
+
+/// The event's payload, or `invalid_payload` when Socket.IO could not decode it.
+fn payload_of(data: Result<Value, impl std::fmt::Display>) -> Result<Value, Refusal> {
+    data.map_err(|err| {
+        trace!(cause = %err, "undecodable payload");
+        Refusal::new(ErrorCode::InvalidPayload, "payload must be a JSON object")
+    })
+}
+
+fn unix_millis() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}

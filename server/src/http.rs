@@ -1,0 +1,52 @@
+//! Plain HTTP on the Socket.IO port: health, presence look-ups and the demo page.
+
+use std::path::Path;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use diffy_protocol::payload::Presence;
+use diffy_protocol::{PullRequestId, Refusal};
+use serde_json::json;
+use tower_http::services::ServeDir;
+
+use crate::app::App;
+use crate::presence::PresenceStore;
+
+/// The HTTP routes; static files from `static_dir` answer every other path.
+pub fn router(app: App, static_dir: Option<&Path>) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/pull-requests/{id}/presence", get(presence))
+        .with_state(app);
+    match static_dir {
+        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        None => router,
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn presence(State(app): State<App>, UrlPath(id): UrlPath<String>) -> Response {
+    let room = match PullRequestId::parse(&id) {
+        Ok(room) => room,
+        Err(refusal) => return bad_request(&refusal),
+    };
+    let view = app.store.view(room).await;
+    Json(Presence {
+        pull_request_id: room,
+        user_count: view.user_count(),
+        users: view.users,
+    })
+    .into_response()
+}
+
+fn bad_request(refusal: &Refusal) -> Response {
+    let body = json!({ "code": refusal.code, "message": refusal.message });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}

@@ -1,0 +1,104 @@
+//! The Diffy PR-room server: Socket.IO presence, chat and typing for pull request reviews.
+//!
+//! [`run`] serves the Socket.IO endpoint (`/socket.io/`) and the HTTP routes on one
+//! listener until its shutdown future completes. The binary in `main.rs` only parses
+//! flags, installs logging, binds and calls it; tests call it on port 0.
+
+mod app;
+pub mod config;
+mod handlers;
+mod http;
+mod lanes;
+mod limits;
+pub mod presence;
+mod reply;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::{info, warn};
+
+pub use config::{Cli, Config};
+
+use app::App;
+
+/// How long a graceful shutdown may take before the remaining connections are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listener failed.
+    #[error("listener failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the PR-room protocol and the HTTP routes on `listener` until `shutdown` completes,
+/// then closes every connection cleanly and returns.
+///
+/// Fails when the listener's address cannot be read or accepting fails for good.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let addr = listener.local_addr()?;
+    let static_dir = config.static_dir.clone();
+    let cors = cors(&config.allowed_origins);
+    let app = App::new(config);
+
+    let (layer, io) = SocketIo::builder()
+        .max_payload(app.config.max_payload_bytes)
+        .with_state(app.clone())
+        .build_layer();
+    io.ns("/", handlers::on_connect.with(handlers::check_origin));
+
+    let router = http::router(app, static_dir.as_deref())
+        .layer(layer)
+        .layer(cors);
+
+    info!(addr = %addr, "listening");
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
+    let closing_io = io.clone();
+    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        info!("shutting down");
+        let _ = stopping_tx.send(());
+        // Closing every socket lets upgraded WebSockets and long polls finish.
+        closing_io.close().await;
+    });
+
+    let mut serve = std::pin::pin!(serve.into_future());
+    tokio::select! {
+        result = &mut serve => result?,
+        () = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => warn!(after = ?SHUTDOWN_GRACE, "connections still open at shutdown; dropping them"),
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Cross-origin rules for long polling and the HTTP API, matching the allowed origins.
+fn cors(allowed_origins: &[String]) -> CorsLayer {
+    if allowed_origins.is_empty() {
+        return CorsLayer::permissive();
+    }
+    let origins = allowed_origins.iter().filter_map(|origin| match origin.parse() {
+        Ok(value) => Some(value),
+        Err(_) => {
+            warn!(origin = %origin, "ignoring an allowed origin that is not a valid header value");
+            None
+        }
+    });
+    let origins: Vec<HeaderValue> = origins.collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods(tower_http::cors::Any)
+}
