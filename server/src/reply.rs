@@ -39,10 +39,10 @@ impl FromMessageParts<LocalAdapter> for Reply {
 impl Reply {
     /// Acknowledges an accepted event; says nothing when no ack was asked for.
     pub fn accept<T: Serialize>(self, body: T) {
-        if self.wants_ack {
-            if let Err(err) = self.ack.send(&Ack::Ok(body)) {
-                tracing::debug!(sid = %self.socket.id, cause = %err, "ack not sent");
-            }
+        if self.wants_ack
+            && let Err(err) = self.ack.send(&Ack::Ok(body))
+        {
+            tracing::debug!(sid = %self.socket.id, cause = %err, "ack not sent");
         }
     }
 
