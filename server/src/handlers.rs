@@ -34,22 +34,38 @@ use crate::reply::Reply;
 
 type Limits = Extension<Arc<ConnectionLimits>>;
 
+/// Admits a new connection: checks its origin, registers it with the store and installs
+/// its event handlers.
+///
+/// This runs as connect middleware, before the server sends the Socket.IO CONNECT packet,
+/// because a client may emit the moment it sees CONNECT: handlers installed later (in the
+/// connect handler, which runs as a separate task) would miss those first events.
+pub async fn admit(socket: SocketRef, State(app): State<App>) -> Result<(), OriginRefused> {
+    check_origin(&socket, &app.config.allowed_origins)?;
+    app.store.connect(socket.id).await;
+    socket.extensions.insert(Arc::new(ConnectionLimits::new(&app.config)));
+
+    socket.on_disconnect(on_disconnect);
+    socket.on(JOIN_PR_ROOM, join_pr_room);
+    socket.on(LEAVE_PR_ROOM, leave_pr_room);
+    socket.on(SEND_MESSAGE_TO_PR_ROOM, send_message_to_pr_room);
+    socket.on(TYPING, typing);
+    socket.on(STOP_TYPING, stop_typing);
+    socket.on_fallback(unknown_event);
+    Ok(())
+}
+
 /// Refuses a connection whose `Origin` is not allowed. Clients that send no `Origin`
 /// (anything but a browser) are let through, since the header protects browsers only.
-pub async fn check_origin(socket: SocketRef, State(app): State<App>) -> Result<(), OriginRefused> {
-    let allowed = &app.config.allowed_origins;
+fn check_origin(socket: &SocketRef, allowed: &[String]) -> Result<(), OriginRefused> {
     if allowed.is_empty() {
         return Ok(());
     }
-    match socket.req_parts().headers.get(http_origin()) {
+    match socket.req_parts().headers.get(axum::http::header::ORIGIN) {
         None => Ok(()),
         Some(origin) if allowed.iter().any(|a| a.as_bytes() == origin.as_bytes()) => Ok(()),
         Some(_) => Err(OriginRefused),
     }
-}
-
-fn http_origin() -> axum::http::HeaderName {
-    axum::http::header::ORIGIN
 }
 
 /// The connect error for a browser page on an origin that is not allowed.
@@ -57,21 +73,9 @@ fn http_origin() -> axum::http::HeaderName {
 #[error("origin not allowed")]
 pub struct OriginRefused;
 
-/// Registers a new connection and its handlers.
-pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
+/// Notes the connection once the client has been told it is connected.
+pub async fn on_connect(socket: SocketRef) {
     debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
-    app.store.connect(socket.id).await;
-    socket
-        .extensions
-        .insert(Arc::new(ConnectionLimits::new(&app.config)));
-
-    socket.on(JOIN_PR_ROOM, join_pr_room);
-    socket.on(LEAVE_PR_ROOM, leave_pr_room);
-    socket.on(SEND_MESSAGE_TO_PR_ROOM, send_message_to_pr_room);
-    socket.on(TYPING, typing);
-    socket.on(STOP_TYPING, stop_typing);
-    socket.on_fallback(unknown_event);
-    socket.on_disconnect(on_disconnect);
 }
 
 async fn join_pr_room(

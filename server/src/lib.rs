@@ -56,7 +56,7 @@ pub async fn run(
         .max_payload(app.config.max_payload_bytes)
         .with_state(app.clone())
         .build_layer();
-    io.ns("/", handlers::on_connect.with(handlers::check_origin));
+    io.ns("/", handlers::on_connect.with(handlers::admit));
 
     let router = http::router(app, static_dir.as_deref())
         .layer(layer)
