@@ -7,6 +7,7 @@
 //!
 //! The crate has no runtime dependency and builds for `wasm32-unknown-unknown`.
 
+pub mod codec;
 pub mod error;
 pub mod event;
 pub mod payload;

@@ -1,0 +1,235 @@
+// Browser end-to-end tests: the demo page and the presence widget, driven in headless
+// Chromium against the real server binary, as two or more people would use them.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import {
+  WAIT_MS,
+  freshPr,
+  launchBrowser,
+  openAs,
+  screenshot,
+  startServer,
+  waitForPresence,
+  waitForState,
+} from "./harness.mjs";
+
+describe("presence widget on the demo page", () => {
+  let browser;
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  // Proves the whole two-person flow: presence, join notice, typing, chat, and leave.
+  test("alice and bob see each other, typing, messages and bob leaving", async () => {
+    const server = await startServer();
+    const pr = freshPr();
+    try {
+      const alice = await openAs(browser, server, { pr, user: "alice" });
+      await waitForState(alice.page, "live");
+      await waitForPresence(alice.page, 1, ["alice"]);
+
+      const bob = await openAs(browser, server, { pr, user: "bob" });
+      await waitForState(bob.page, "live");
+      await waitForPresence(alice.page, 2, ["alice", "bob"]);
+      await waitForPresence(bob.page, 2, ["alice", "bob"]);
+      await alice.page
+        .locator("#presence .diffy-notice", { hasText: "bob has joined the chat" })
+        .waitFor({ timeout: WAIT_MS });
+      assert.equal(
+        await alice.page.locator('#presence .diffy-user--me').getAttribute("data-username"),
+        "alice",
+      );
+      await screenshot(alice.page, "01-alice-sees-bob-join");
+
+      const input = bob.page.locator("#chat textarea");
+      await input.pressSequentially("LGTM, one nit on the", { delay: 15 });
+      await alice.page
+        .locator("#chat .diffy-typing", { hasText: "bob is typing…" })
+        .waitFor({ timeout: WAIT_MS });
+      await screenshot(alice.page, "02-alice-sees-bob-typing");
+
+      await input.pressSequentially(" retry cap", { delay: 15 });
+      await input.press("Enter");
+      const line = alice.page.locator("#chat .diffy-message", { hasText: "LGTM, one nit on the retry cap" });
+      await line.waitFor({ timeout: WAIT_MS });
+      assert.equal(await line.locator(".diffy-message__author").textContent(), "bob");
+      assert.match(await line.locator(".diffy-message__time").textContent(), /^\d\d:\d\d$/);
+      await alice.page.waitForFunction(
+        () => document.querySelector("#chat .diffy-typing")?.textContent === "",
+        null,
+        { timeout: WAIT_MS },
+      );
+      await bob.page
+        .locator("#chat .diffy-message--mine", { hasText: "LGTM, one nit on the retry cap" })
+        .waitFor({ timeout: WAIT_MS });
+      assert.equal(await input.inputValue(), "", "the input is cleared after sending");
+      await screenshot(bob.page, "03-bob-sent-a-message");
+
+      await bob.context.close();
+      await waitForPresence(alice.page, 1, ["alice"]);
+      await alice.page
+        .locator("#presence .diffy-notice", { hasText: `bob left PR ${pr}` })
+        .waitFor({ timeout: WAIT_MS });
+      await screenshot(alice.page, "04-alice-sees-bob-leave");
+
+      assert.deepEqual(alice.dialogs, []);
+      assert.deepEqual(alice.errors, []);
+      await alice.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  // Proves that both widgets reconnect on their own after a server restart and re-join.
+  test("after a server restart both widgets return to live with the right list", async () => {
+    let server = await startServer();
+    const pr = freshPr();
+    try {
+      const alice = await openAs(browser, server, { pr, user: "alice" });
+      const bob = await openAs(browser, server, { pr, user: "bob" });
+      await waitForPresence(alice.page, 2, ["alice", "bob"]);
+      await waitForPresence(bob.page, 2, ["alice", "bob"]);
+
+      const { port } = server;
+      await server.stop();
+      await alice.page
+        .locator('#presence .diffy-status:not([data-state="live"])')
+        .waitFor({ timeout: WAIT_MS });
+      await screenshot(alice.page, "05-alice-reconnecting");
+
+      server = await startServer({ port });
+      for (const person of [alice, bob]) {
+        await waitForState(person.page, "live");
+        await waitForPresence(person.page, 2, ["alice", "bob"]);
+      }
+      await screenshot(bob.page, "06-bob-live-again");
+
+      // The server agrees: both are in the room again.
+      const presence = await (await fetch(`${server.url}/api/pull-requests/${pr}/presence`)).json();
+      assert.equal(presence.userCount, 2);
+      assert.deepEqual([...presence.users].sort(), ["alice", "bob"]);
+
+      assert.deepEqual([...alice.errors, ...bob.errors], []);
+      await alice.context.close();
+      await bob.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  // Proves that names and messages are rendered as text: markup in them never runs.
+  test("a hostile name and message render as plain text", async () => {
+    const server = await startServer();
+    const pr = freshPr();
+    const name = "<img src=x onerror=alert(1)>";
+    const text = "<script>alert(2)</script><b>not bold</b>";
+    try {
+      const mallory = await openAs(browser, server, { pr, user: name, colorScheme: "dark" });
+      await waitForState(mallory.page, "live");
+      await waitForPresence(mallory.page, 1, [name]);
+      assert.equal(await mallory.page.locator("#presence .diffy-user__name").textContent(), name);
+
+      const input = mallory.page.locator("#chat textarea");
+      await input.fill(text);
+      await input.press("Enter");
+      const body = mallory.page.locator("#chat .diffy-message__text");
+      await body.waitFor({ timeout: WAIT_MS });
+      assert.equal(await body.textContent(), text);
+      assert.equal(await mallory.page.locator("#presence img, #chat img, #chat b, #chat script").count(), 0);
+      await screenshot(mallory.page, "07-hostile-name-as-text-dark");
+
+      assert.deepEqual(mallory.dialogs, [], "no dialog may fire");
+      assert.deepEqual(mallory.errors, []);
+      await mallory.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  // Proves that an over-long message is refused in the widget with a visible reason.
+  test("an over-long message is refused with a visible reason", async () => {
+    const server = await startServer();
+    const pr = freshPr();
+    try {
+      const alice = await openAs(browser, server, { pr, user: "alice" });
+      await waitForState(alice.page, "live");
+      const input = alice.page.locator("#chat textarea");
+      await input.fill("x".repeat(4_001));
+      const hint = alice.page.locator("#chat .diffy-compose__hint.is-error");
+      await hint.waitFor({ timeout: WAIT_MS });
+      assert.match(await hint.textContent(), /Too long: 4001 of at most 4000 characters/);
+      assert.equal(await alice.page.locator("#chat .diffy-compose__send").isDisabled(), true);
+      await input.press("Enter");
+      assert.equal(await alice.page.locator("#chat .diffy-message").count(), 0);
+      await screenshot(alice.page, "08-over-long-message-refused");
+      await alice.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  // Proves that the page asks for a name when the URL gives none, and joins with it.
+  test("the demo page asks for a name when none is given", async () => {
+    const server = await startServer();
+    const pr = freshPr();
+    try {
+      const guest = await openAs(browser, server, { pr });
+      await guest.page.locator("#name-input").waitFor({ timeout: WAIT_MS });
+      await screenshot(guest.page, "09-name-prompt");
+      await guest.page.locator("#name-input").fill("carol");
+      await guest.page.locator("#name-input").press("Enter");
+      await waitForState(guest.page, "live");
+      await waitForPresence(guest.page, 1, ["carol"]);
+      assert.match(guest.page.url(), /user=carol/);
+      await guest.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  // Proves mount()/destroy() from JavaScript and that widgets on one page are independent.
+  test("mount() and destroy() run several independent widgets on one page", async () => {
+    const server = await startServer();
+    const [first, second] = [freshPr(), freshPr()];
+    try {
+      const host = await openAs(browser, server, { pr: freshPr(), user: "host" });
+      await waitForState(host.page, "live");
+      await host.page.evaluate(async ({ first, second }) => {
+        const { mount } = await window.DiffyPresence.ready;
+        for (const [id, pr, user] of [["one", first, "dave"], ["two", second, "erin"]]) {
+          const element = document.createElement("div");
+          element.id = id;
+          document.body.append(element);
+          window[`handle_${id}`] = mount(element, { pullRequestId: pr, username: user });
+        }
+      }, { first, second });
+      await waitForPresence(host.page, 1, ["dave"], "#one");
+      await waitForPresence(host.page, 1, ["erin"], "#two");
+      const presenceOf = async (pr) =>
+        (await fetch(`${server.url}/api/pull-requests/${pr}/presence`)).json();
+      assert.deepEqual((await presenceOf(first)).users, ["dave"]);
+
+      await host.page.evaluate(() => window.handle_one.destroy());
+      assert.equal(await host.page.locator("#one *").count(), 0, "destroy() empties the element");
+      // An explicit leave: the room is empty at once, without a grace period.
+      const deadline = Date.now() + WAIT_MS;
+      while ((await presenceOf(first)).userCount !== 0) {
+        assert.ok(Date.now() < deadline, "dave never left");
+        await new Promise((resolvePromise) => setTimeout(resolvePromise, 50));
+      }
+      await waitForState(host.page, "live", "#two");
+      assert.deepEqual((await presenceOf(second)).users, ["erin"]);
+      await host.page.evaluate(() => window.handle_one.destroy());
+      assert.deepEqual(host.errors, []);
+      await host.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
