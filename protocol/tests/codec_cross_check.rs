@@ -5,7 +5,7 @@ use diffy_protocol::codec::{CodecError, DEFAULT_NAMESPACE, SocketBody, SocketPac
 use serde_json::{Map, Number, Value, json};
 use socketioxide_core::Str;
 use socketioxide_core::packet::{Packet, PacketData};
-use socketioxide_core::parser::{Parse, ParserState};
+use socketioxide_core::parser::{Parse, ParseConfig, ParserState};
 use socketioxide_parser_common::CommonParser;
 
 /// How many packets each direction checks.
@@ -142,7 +142,11 @@ impl Gen {
 
 fn their_decode(text: &str) -> Packet {
     CommonParser
-        .decode_str(&ParserState::default(), Str::from(text.to_owned()))
+        .decode_str(
+            &ParseConfig::default(),
+            &ParserState::default(),
+            Str::from(text.to_owned()),
+        )
         .unwrap_or_else(|err| panic!("socketioxide refused {text:?}: {err:?}"))
 }
 
@@ -259,7 +263,11 @@ fn we_read_what_socketioxide_encodes() {
 #[test]
 fn both_sides_refuse_the_same_broken_frames() {
     for frame in ["", "7", "3[]", "3", "2/é,1é"] {
-        let theirs = CommonParser.decode_str(&ParserState::default(), Str::from(frame.to_owned()));
+        let theirs = CommonParser.decode_str(
+            &ParseConfig::default(),
+            &ParserState::default(),
+            Str::from(frame.to_owned()),
+        );
         // socketioxide defers JSON checks to the handler, so only framing faults are compared.
         if theirs.is_err() {
             assert!(SocketPacket::decode(frame).is_err(), "{frame:?}");

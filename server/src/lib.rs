@@ -30,6 +30,9 @@ use app::App;
 /// How long a graceful shutdown may take before the remaining connections are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long closing the Socket.IO sockets may take during shutdown.
+const SOCKET_CLOSE_LIMIT: Duration = Duration::from_secs(2);
+
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -69,8 +72,11 @@ pub async fn run(
         shutdown.await;
         info!("shutting down");
         let _ = stopping_tx.send(());
-        // Closing every socket lets upgraded WebSockets and long polls finish.
-        closing_io.close().await;
+        // Closing every socket lets upgraded WebSockets and long polls finish. The close is
+        // bounded so that one socket that never acknowledges cannot hold the others up.
+        if tokio::time::timeout(SOCKET_CLOSE_LIMIT, closing_io.close()).await.is_err() {
+            warn!(after = ?SOCKET_CLOSE_LIMIT, "sockets still closing; shutting down anyway");
+        }
     });
 
     let mut serve = std::pin::pin!(serve.into_future());
