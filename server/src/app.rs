@@ -3,6 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::coalesce::PresenceThrottle;
 use crate::config::Config;
 use crate::lanes::Lanes;
 use crate::presence::{MemoryStore, TypingTiming};
@@ -24,15 +25,19 @@ pub struct Inner {
     pub store: Store,
     /// Per-room ordering of changes and emits.
     pub lanes: Lanes,
+    /// Per-room coalescing of presence broadcasts.
+    pub throttle: PresenceThrottle,
 }
 
 impl App {
     /// State for a server with this configuration and an empty store.
     pub fn new(config: Config) -> Self {
+        let throttle = PresenceThrottle::new(config.presence_window);
         Self(Arc::new(Inner {
             config,
             store: Store::new(),
             lanes: Lanes::new(),
+            throttle,
         }))
     }
 

@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long, env = "DIFFY_TYPING_RELAY_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub typing_relay_interval: Duration,
 
+    /// Presence updates to one room are sent at most once per this window; a burst of
+    /// joins and leaves inside it is folded into one update. Zero sends every change.
+    #[arg(long, env = "DIFFY_PRESENCE_WINDOW", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub presence_window: Duration,
+
     /// Joins one connection may make per minute (the burst is the same figure).
     #[arg(long, env = "DIFFY_JOINS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub joins_per_minute: u32,
@@ -75,6 +80,7 @@ impl Default for Config {
             grace_period: Duration::from_secs(3),
             typing_timeout: Duration::from_secs(6),
             typing_relay_interval: Duration::from_secs(2),
+            presence_window: Duration::from_millis(50),
             joins_per_minute: 30,
             messages_per_minute: 60,
             typing_per_minute: 120,

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tracing::{debug, trace};
 
 use crate::app::App;
+use crate::coalesce::Publish;
 use crate::limits::{ConnectionLimits, Limited};
 use crate::presence::{
     Departure, GraceTicket, JoinOutcome, LeaveOutcome, PresenceStore, RoomView, TypingExpiry,
@@ -43,7 +44,9 @@ type Limits = Extension<Arc<ConnectionLimits>>;
 pub async fn admit(socket: SocketRef, State(app): State<App>) -> Result<(), OriginRefused> {
     check_origin(&socket, &app.config.allowed_origins)?;
     app.store.connect(socket.id).await;
-    socket.extensions.insert(Arc::new(ConnectionLimits::new(&app.config)));
+    socket
+        .extensions
+        .insert(Arc::new(ConnectionLimits::new(&app.config)));
 
     socket.on_disconnect(on_disconnect);
     socket.on(JOIN_PR_ROOM, join_pr_room);
@@ -108,7 +111,7 @@ async fn join(
             debug!(sid = %socket.id, room = %room, "user arrived");
             socket.join(room_name(room));
             broadcast(io, room, JOINED, &payload::joined_notice(&username)).await;
-            broadcast_presence(io, room, &view).await;
+            publish_presence(io, app, room, &view).await;
             view
         }
         JoinOutcome::Returned(view) => {
@@ -326,7 +329,7 @@ async fn report_departure(
     }
     match outcome.departure {
         Departure::Stays => {}
-        Departure::Now(view) => announce_left(io, room, username, &view).await,
+        Departure::Now(view) => announce_left(io, app, room, username, &view).await,
         Departure::Grace(ticket) => {
             let task = expire_grace(io.clone(), app.clone(), room, username.clone(), ticket);
             tokio::spawn(task);
@@ -344,7 +347,7 @@ async fn expire_grace(
     tokio::time::sleep(app.config.grace_period).await;
     let _lane = app.lanes.enter(room).await;
     if let Some(view) = app.store.expire_grace(room, &username, ticket).await {
-        announce_left(&io, room, &username, &view).await;
+        announce_left(&io, &app, room, &username, &view).await;
     }
 }
 
@@ -375,10 +378,40 @@ async fn watch_typing(
     }
 }
 
-async fn announce_left(io: &SocketIo, room: PullRequestId, username: &Username, view: &RoomView) {
+async fn announce_left(
+    io: &SocketIo,
+    app: &App,
+    room: PullRequestId,
+    username: &Username,
+    view: &RoomView,
+) {
     debug!(room = %room, "user left");
     broadcast(io, room, LEFT, &payload::left_notice(username, room)).await;
-    broadcast_presence(io, room, view).await;
+    publish_presence(io, app, room, view).await;
+}
+
+/// Tells the room its new presence, now or, inside a burst of changes, at the end of the
+/// coalescing window (see [`crate::coalesce`]). Called while holding the room's lane.
+async fn publish_presence(io: &SocketIo, app: &App, room: PullRequestId, view: &RoomView) {
+    let emptied = view.users.is_empty();
+    match app.throttle.changed(room, Instant::now(), emptied) {
+        Publish::Now => broadcast_presence(io, room, view).await,
+        Publish::At(when) => {
+            tokio::spawn(flush_presence(io.clone(), app.clone(), room, when));
+        }
+        Publish::Scheduled => {}
+    }
+}
+
+/// Sends a room's presence as it stands at the end of a coalescing window.
+async fn flush_presence(io: SocketIo, app: App, room: PullRequestId, when: Instant) {
+    tokio::time::sleep_until(when).await;
+    let _lane = app.lanes.enter(room).await;
+    let view = app.store.view(room).await;
+    app.throttle
+        .flushed(room, Instant::now(), view.users.is_empty());
+    trace!(room = %room, users = view.user_count(), "coalesced presence");
+    broadcast_presence(&io, room, &view).await;
 }
 
 async fn broadcast_presence(io: &SocketIo, room: PullRequestId, view: &RoomView) {

@@ -5,6 +5,7 @@
 //! flags, installs logging, binds and calls it; tests call it on port 0.
 
 mod app;
+mod coalesce;
 pub mod config;
 mod handlers;
 mod http;
@@ -74,7 +75,10 @@ pub async fn run(
         let _ = stopping_tx.send(());
         // Closing every socket lets upgraded WebSockets and long polls finish. The close is
         // bounded so that one socket that never acknowledges cannot hold the others up.
-        if tokio::time::timeout(SOCKET_CLOSE_LIMIT, closing_io.close()).await.is_err() {
+        if tokio::time::timeout(SOCKET_CLOSE_LIMIT, closing_io.close())
+            .await
+            .is_err()
+        {
             warn!(after = ?SOCKET_CLOSE_LIMIT, "sockets still closing; shutting down anyway");
         }
     });

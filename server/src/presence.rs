@@ -560,8 +560,10 @@ mod tests {
     use super::*;
 
     const GRACE: Duration = Duration::from_secs(3);
-    const TIMING: TypingTiming =
-        TypingTiming { timeout: Duration::from_secs(6), relay_interval: Duration::from_secs(2) };
+    const TIMING: TypingTiming = TypingTiming {
+        timeout: Duration::from_secs(6),
+        relay_interval: Duration::from_secs(2),
+    };
 
     fn pr(id: u64) -> PullRequestId {
         PullRequestId::new(id).expect("valid id")
@@ -592,12 +594,24 @@ mod tests {
     #[tokio::test]
     async fn users_are_listed_once_in_order_of_arrival() {
         let store = MemoryStore::new();
-        let (a, b, a2) = (connected(&store).await, connected(&store).await, connected(&store).await);
+        let (a, b, a2) = (
+            connected(&store).await,
+            connected(&store).await,
+            connected(&store).await,
+        );
 
-        assert!(matches!(store.join(b, pr(1), &user("bob")).await, Ok(JoinOutcome::Arrived(_))));
-        assert!(matches!(store.join(a, pr(1), &user("alice")).await, Ok(JoinOutcome::Arrived(_))));
+        assert!(matches!(
+            store.join(b, pr(1), &user("bob")).await,
+            Ok(JoinOutcome::Arrived(_))
+        ));
+        assert!(matches!(
+            store.join(a, pr(1), &user("alice")).await,
+            Ok(JoinOutcome::Arrived(_))
+        ));
         let second_tab = store.join(a2, pr(1), &user("alice")).await;
-        let Ok(JoinOutcome::Returned(view)) = second_tab else { panic!("{second_tab:?}") };
+        let Ok(JoinOutcome::Returned(view)) = second_tab else {
+            panic!("{second_tab:?}")
+        };
         assert_eq!(users(&view), ["bob", "alice"]);
         assert_eq!(view.user_count(), 2);
     }
@@ -606,9 +620,15 @@ mod tests {
     async fn joining_twice_from_one_connection_changes_nothing() {
         let store = MemoryStore::new();
         let a = connected(&store).await;
-        store.join(a, pr(1), &user("alice")).await.expect("first join");
+        store
+            .join(a, pr(1), &user("alice"))
+            .await
+            .expect("first join");
         let again = store.join(a, pr(1), &user("alice")).await;
-        assert!(matches!(again, Ok(JoinOutcome::AlreadyJoined(_))), "{again:?}");
+        assert!(
+            matches!(again, Ok(JoinOutcome::AlreadyJoined(_))),
+            "{again:?}"
+        );
 
         // One leave is enough to be gone.
         let out = store.leave(a, pr(1), &user("alice")).await.expect("leave");
@@ -634,7 +654,10 @@ mod tests {
         let store = MemoryStore::new();
         let a = connected(&store).await;
         store.join(a, pr(1), &user("alice")).await.expect("join");
-        let err = store.check_member(a, pr(2), &user("alice")).await.unwrap_err();
+        let err = store
+            .check_member(a, pr(2), &user("alice"))
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::NotInRoom);
         let err = store.leave(a, pr(2), &user("alice")).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::NotInRoom);
@@ -660,13 +683,18 @@ mod tests {
         store.join(b, pr(1), &user("bob")).await.expect("join");
 
         let outcomes = close_all(&store, a, GRACE).await;
-        let Departure::Grace(ticket) = outcomes[0].departure else { panic!("{outcomes:?}") };
+        let Departure::Grace(ticket) = outcomes[0].departure else {
+            panic!("{outcomes:?}")
+        };
         assert_eq!(users(&store.view(pr(1)).await), ["alice", "bob"]);
 
         let view = store.expire_grace(pr(1), &user("alice"), ticket).await;
         assert_eq!(view.as_ref().map(users), Some(vec!["bob"]));
         // A second expiry of the same grace period finds nothing to do.
-        assert_eq!(store.expire_grace(pr(1), &user("alice"), ticket).await, None);
+        assert_eq!(
+            store.expire_grace(pr(1), &user("alice"), ticket).await,
+            None
+        );
     }
 
     #[tokio::test]
@@ -676,13 +704,20 @@ mod tests {
         store.join(a, pr(1), &user("alice")).await.expect("join");
         store.join(b, pr(1), &user("bob")).await.expect("join");
         let outcomes = close_all(&store, a, GRACE).await;
-        let Departure::Grace(ticket) = outcomes[0].departure else { panic!("{outcomes:?}") };
+        let Departure::Grace(ticket) = outcomes[0].departure else {
+            panic!("{outcomes:?}")
+        };
 
         let back = connected(&store).await;
         let rejoin = store.join(back, pr(1), &user("alice")).await;
-        let Ok(JoinOutcome::Returned(view)) = rejoin else { panic!("{rejoin:?}") };
+        let Ok(JoinOutcome::Returned(view)) = rejoin else {
+            panic!("{rejoin:?}")
+        };
         assert_eq!(users(&view), ["alice", "bob"]);
-        assert_eq!(store.expire_grace(pr(1), &user("alice"), ticket).await, None);
+        assert_eq!(
+            store.expire_grace(pr(1), &user("alice"), ticket).await,
+            None
+        );
     }
 
     #[tokio::test]
@@ -711,21 +746,36 @@ mod tests {
         store.join(a, pr(1), &user("alice")).await.expect("join");
         let t0 = Instant::now();
 
-        let first = store.start_typing(a, pr(1), &user("alice"), t0, TIMING).await;
-        let Ok(TypingStart::Relay { watch: Some(ticket) }) = first else { panic!("{first:?}") };
+        let first = store
+            .start_typing(a, pr(1), &user("alice"), t0, TIMING)
+            .await;
+        let Ok(TypingStart::Relay {
+            watch: Some(ticket),
+        }) = first
+        else {
+            panic!("{first:?}")
+        };
         let soon = t0 + Duration::from_secs(1);
-        let repeat = store.start_typing(a, pr(1), &user("alice"), soon, TIMING).await;
+        let repeat = store
+            .start_typing(a, pr(1), &user("alice"), soon, TIMING)
+            .await;
         assert_eq!(repeat, Ok(TypingStart::Throttled));
         let later = t0 + Duration::from_secs(3);
-        let renewal = store.start_typing(a, pr(1), &user("alice"), later, TIMING).await;
+        let renewal = store
+            .start_typing(a, pr(1), &user("alice"), later, TIMING)
+            .await;
         assert_eq!(renewal, Ok(TypingStart::Relay { watch: None }));
 
         // The deadline moved with the renewal, then passes.
         let at_first_deadline = t0 + TIMING.timeout;
-        let expiry = store.expire_typing(pr(1), &user("alice"), ticket, at_first_deadline).await;
+        let expiry = store
+            .expire_typing(pr(1), &user("alice"), ticket, at_first_deadline)
+            .await;
         assert_eq!(expiry, TypingExpiry::Later(later + TIMING.timeout));
         let after = later + TIMING.timeout;
-        let expiry = store.expire_typing(pr(1), &user("alice"), ticket, after).await;
+        let expiry = store
+            .expire_typing(pr(1), &user("alice"), ticket, after)
+            .await;
         assert_eq!(expiry, TypingExpiry::Expired);
         assert_eq!(store.stop_typing(a, pr(1), &user("alice")).await, Ok(false));
     }
@@ -736,7 +786,10 @@ mod tests {
         let (a1, a2) = (connected(&store).await, connected(&store).await);
         store.join(a1, pr(1), &user("alice")).await.expect("join");
         store.join(a2, pr(1), &user("alice")).await.expect("join");
-        store.start_typing(a1, pr(1), &user("alice"), Instant::now(), TIMING).await.expect("typing");
+        store
+            .start_typing(a1, pr(1), &user("alice"), Instant::now(), TIMING)
+            .await
+            .expect("typing");
 
         let outcomes = close_all(&store, a1, GRACE).await;
         assert!(outcomes[0].stopped_typing);

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod coalescing;
 mod connection;
 mod http_endpoints;
 mod malformed;
