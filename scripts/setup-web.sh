@@ -58,10 +58,10 @@ if ! "$tools/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
 fi
 
 if [[ "${SETUP_WEB_SKIP_BROWSER:-0}" != 1 ]]; then
-    if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+    if [[ ! -x /usr/bin/chromium ]]; then
         log "installing chromium from Debian"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
     fi
 
     browser_tests="$root/tests/browser"

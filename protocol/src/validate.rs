@@ -46,8 +46,9 @@ impl PullRequestId {
 
     /// Parses the decimal form used in URLs; fails as [`PullRequestId::new`] does.
     pub fn parse(text: &str) -> Result<Self, Refusal> {
-        // `u64::from_str` takes a leading `+`; a URL segment with one is not canonical.
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        // `u64::from_str` takes a leading `+` and zeros; neither is a canonical id.
+        let canonical = !text.starts_with('0') || text == "0";
+        if text.is_empty() || !canonical || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid_pull_request_id());
         }
         text.parse::<u64>()
