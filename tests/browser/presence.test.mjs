@@ -174,6 +174,30 @@ describe("presence widget on the demo page", () => {
     }
   });
 
+  // Proves that a refusal from the server is shown with its reason and can be dismissed.
+  test("a message the server refuses shows why, and the notice can be dismissed", async () => {
+    const server = await startServer({ args: ["--messages-per-minute", "1"] });
+    const pr = freshPr();
+    try {
+      const alice = await openAs(browser, server, { pr, user: "alice" });
+      await waitForState(alice.page, "live");
+      const input = alice.page.locator("#chat textarea");
+      for (const text of ["first", "second"]) {
+        await input.fill(text);
+        await input.press("Enter");
+      }
+      const problem = alice.page.locator("#chat .diffy-problem");
+      await problem.waitFor({ timeout: WAIT_MS });
+      assert.match(await problem.textContent(), /Message not sent: .*\(rate_limited\)/);
+      await alice.page.locator("#chat .diffy-problem__dismiss").click();
+      await problem.waitFor({ state: "detached", timeout: WAIT_MS });
+      assert.deepEqual(alice.errors, []);
+      await alice.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   // Proves that the page asks for a name when the URL gives none, and joins with it.
   test("the demo page asks for a name when none is given", async () => {
     const server = await startServer();

@@ -24,7 +24,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 use yew::Callback;
 
-use crate::backoff::retry_delay_ms;
+use crate::backoff::Backoff;
 use crate::state::Action;
 
 /// How long a new socket may take to receive the server's `open` packet.
@@ -39,6 +39,8 @@ pub struct Options {
     pub pull_request_id: PullRequestId,
     /// The local user.
     pub username: Username,
+    /// How long to wait before each reconnect.
+    pub backoff: Backoff,
 }
 
 /// What the person can ask the room.
@@ -378,7 +380,10 @@ impl Inner {
         self.phase = Phase::Idle;
         self.attempt = self.attempt.saturating_add(1);
 
-        let delay = retry_delay_ms(self.attempt, js_sys::Math::random());
+        let delay = self
+            .options
+            .backoff
+            .delay_ms(self.attempt, js_sys::Math::random());
         self.outbox.push(Action::Lost {
             attempt: self.attempt,
             retry_at_ms: js_sys::Date::now() + delay,

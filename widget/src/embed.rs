@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element};
 use yew::AppHandle;
 
+use crate::backoff::Backoff;
 use crate::client::Options;
 use crate::view::{PresenceWidget, WidgetProps};
 
@@ -26,8 +27,8 @@ thread_local! {
 /// A mounted widget, as JavaScript holds it.
 #[wasm_bindgen]
 pub struct WidgetHandle {
-    app: Option<AppHandle<PresenceWidget>>,
-    element: Element,
+    /// The app and its host element; `None` once destroyed.
+    mounted: Option<(AppHandle<PresenceWidget>, Element)>,
 }
 
 #[wasm_bindgen]
@@ -35,9 +36,11 @@ impl WidgetHandle {
     /// Unmounts the widget: leaves the room, closes its socket and releases its callbacks.
     /// Calling it again does nothing.
     pub fn destroy(&mut self) {
-        if let Some(app) = self.app.take() {
+        // The element goes too: a destroyed handle that the page keeps must not keep the
+        // host element alive until the handle is garbage-collected.
+        if let Some((app, element)) = self.mounted.take() {
             app.destroy();
-            let _ = self.element.remove_attribute(MOUNTED_ATTR);
+            let _ = element.remove_attribute(MOUNTED_ATTR);
         }
     }
 }
@@ -64,6 +67,7 @@ pub fn start() {
             username: element.get_attribute("data-username"),
             server: element.get_attribute("data-server"),
             chat_target: element.get_attribute("data-chat-target"),
+            reconnect_base_ms: element.get_attribute("data-reconnect-base-ms"),
         };
         let app = render(&document, &element, settings);
         AUTO_MOUNTED.with(|apps| apps.borrow_mut().push(app));
@@ -72,10 +76,13 @@ pub fn start() {
 
 /// Mounts a widget in `element`.
 ///
-/// `options` is an object: `{pullRequestId, username, server?, chatTarget?}`, where
-/// `server` defaults to the page's origin and `chatTarget` is an element or a CSS selector
-/// where the chat panel goes (beside the bar when absent). Invalid values are shown in the
-/// widget rather than thrown. Fails when `element` already holds a widget.
+/// `options` is an object: `{pullRequestId, username, server?, chatTarget?,
+/// reconnectBaseMs?}`, where `server` defaults to the page's origin, `chatTarget` is an
+/// element or a CSS selector where the chat panel goes (beside the bar when absent), and
+/// `reconnectBaseMs` (10 to 10000, default 500) is the backoff's base delay: the first retry
+/// after a drop waits between half of it and all of it, later ones double up to 10 s.
+/// Invalid values are shown in the widget rather than thrown. Fails when `element` already
+/// holds a widget.
 #[wasm_bindgen]
 pub fn mount(element: Element, options: &JsValue) -> Result<WidgetHandle, JsError> {
     let document = document().ok_or_else(|| JsError::new("no document"))?;
@@ -108,14 +115,14 @@ pub fn mount(element: Element, options: &JsValue) -> Result<WidgetHandle, JsErro
         } else {
             chat_target.and_then(|t| t.as_string())
         },
+        reconnect_base_ms: text("reconnectBaseMs"),
     };
     let mut props = props_for(&document, settings);
     if chat_host.is_some() {
         props.chat_host = chat_host;
     }
     Ok(WidgetHandle {
-        app: Some(render_props(&element, props)),
-        element,
+        mounted: Some((render_props(&element, props), element)),
     })
 }
 
@@ -125,6 +132,8 @@ struct Settings {
     username: Option<String>,
     server: Option<String>,
     chat_target: Option<String>,
+    /// The backoff's base delay in milliseconds; the default when absent.
+    reconnect_base_ms: Option<String>,
 }
 
 fn render(document: &Document, element: &Element, settings: Settings) -> AppHandle<PresenceWidget> {
@@ -169,10 +178,15 @@ fn options_from(document: &Document, settings: Settings) -> Result<Options, Stri
                 .and_then(|location| location.origin().ok())
         })
         .ok_or_else(|| "No server given (data-server).".to_owned())?;
+    let backoff = settings
+        .reconnect_base_ms
+        .as_deref()
+        .map_or_else(|| Ok(Backoff::default()), Backoff::parse_base_ms)?;
     Ok(Options {
         server,
         pull_request_id,
         username,
+        backoff,
     })
 }
 

@@ -7,7 +7,8 @@
 //!   heartbeats, reconnects with [`backoff`], re-joins;
 //! - [`state`]: the reducer holding everything shown; pure and unit-tested natively;
 //! - [`hook`]: `use_presence`, which ties a [`client::Client`] to a component's lifetime;
-//! - [`view`]: the components; [`avatar`] and [`typing`] are their pure helpers;
+//! - [`view`]: the components; [`avatar`] and [`typing`] are their pure helpers, and
+//!   [`listener`] attaches their DOM event handlers so that unmounting frees them;
 //! - [`embed`]: auto-mounting on `[data-diffy-presence]` and the JavaScript `mount()`.
 
 pub mod avatar;
@@ -15,6 +16,7 @@ pub mod backoff;
 pub mod client;
 pub mod embed;
 pub mod hook;
+pub mod listener;
 pub mod state;
 pub mod typing;
 pub mod view;

@@ -1,6 +1,7 @@
 //! The widget's components: the presence bar (status, count, avatars, join/leave feed) and
 //! the chat panel (messages, typing line, input). Every name and message is rendered as a
-//! text node; nothing here builds markup from strings.
+//! text node; nothing here builds markup from strings. Event handlers are attached with
+//! [`use_listener`] rather than `on…={}` attributes, so that unmounting frees them.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,6 +15,7 @@ use yew::prelude::*;
 use crate::avatar::{hue, initials};
 use crate::client::{Command, Options};
 use crate::hook::{Presence, use_presence};
+use crate::listener::use_listener;
 use crate::state::{Action, Connection, NoticeKind, PresenceState};
 use crate::typing::{IDLE_STOP_MS, Signal, TypingTracker};
 
@@ -169,6 +171,8 @@ fn ChatPanel(props: &ChatProps) -> Html {
     let tracker = use_mut_ref(TypingTracker::default);
     let idle_timer: Rc<RefCell<Option<Timeout>>> = use_mut_ref(|| None);
     let log_ref = use_node_ref();
+    let form_ref = use_node_ref();
+    let input_ref = use_node_ref();
     // Ids must be unique when several widgets share a page.
     let uid = use_memo((), |()| next_uid());
     let input_id = format!("diffy-compose-{uid}");
@@ -248,7 +252,10 @@ fn ChatPanel(props: &ChatProps) -> Html {
             submit.emit(());
         }
     });
-    let dismiss = Callback::from(move |_: MouseEvent| dispatcher.dispatch(Action::DismissProblem));
+    use_listener(&input_ref, "input", oninput);
+    use_listener(&input_ref, "keydown", onkeydown);
+    use_listener(&form_ref, "submit", onsubmit);
+    let dismiss = Callback::from(move |()| dispatcher.dispatch(Action::DismissProblem));
 
     let length = draft.chars().count();
     let live = state.connection == Connection::Live;
@@ -286,17 +293,13 @@ fn ChatPanel(props: &ChatProps) -> Html {
             </ol>
             <p class="diffy-typing" aria-live="polite">{ state.typing_line().unwrap_or_default() }</p>
             if let Some(problem) = &state.problem {
-                <div class="diffy-problem" role="alert" key={problem.id}>
-                    <span>{ problem.text.clone() }</span>
-                    <button type="button" class="diffy-problem__dismiss" onclick={dismiss}
-                            aria-label="Dismiss this error">{ "×" }</button>
-                </div>
+                <ProblemBanner key={problem.id} text={problem.text.clone()} {dismiss} />
             }
-            <form class="diffy-compose" {onsubmit}>
+            <form class="diffy-compose" ref={form_ref}>
                 <label class="diffy-sr-only" for={input_id.clone()}>{ "Message" }</label>
                 <textarea id={input_id} class={classes!("diffy-compose__input", too_long_now.then_some("is-invalid"))}
                           rows="2" placeholder={if live { "Write a message…" } else { "Waiting for the connection…" }}
-                          value={(*draft).clone()} {oninput} {onkeydown}
+                          value={(*draft).clone()} ref={input_ref}
                           aria-invalid={too_long_now.to_string()}
                           aria-describedby={hint_id.clone()} />
                 <div class="diffy-compose__row">
@@ -313,6 +316,31 @@ fn ChatPanel(props: &ChatProps) -> Html {
                 </div>
             </form>
         </section>
+    }
+}
+
+#[derive(Properties, Clone, PartialEq)]
+struct ProblemProps {
+    text: String,
+    dismiss: Callback<()>,
+}
+
+/// A server or local error, with a button that dismisses it.
+#[component]
+fn ProblemBanner(props: &ProblemProps) -> Html {
+    let button_ref = use_node_ref();
+    let dismiss = props.dismiss.clone();
+    use_listener(
+        &button_ref,
+        "click",
+        Callback::from(move |_: MouseEvent| dismiss.emit(())),
+    );
+    html! {
+        <div class="diffy-problem" role="alert">
+            <span>{ props.text.clone() }</span>
+            <button type="button" class="diffy-problem__dismiss" ref={button_ref}
+                    aria-label="Dismiss this error">{ "×" }</button>
+        </div>
     }
 }
 
