@@ -83,6 +83,22 @@ impl PresenceThrottle {
         }
     }
 
+    /// Schedules a publish at `when` unless one is already scheduled, for a room whose last
+    /// update did not reach every member (a member's send buffer was full). Returns the
+    /// instant to publish at, or `None` when a scheduled publish will carry the state.
+    pub fn resend(&self, room: PullRequestId, when: Instant) -> Option<Instant> {
+        let mut rooms = self.rooms();
+        let throttle = rooms.entry(room).or_insert(RoomThrottle {
+            last_sent: when,
+            scheduled: false,
+        });
+        if throttle.scheduled {
+            return None;
+        }
+        throttle.scheduled = true;
+        Some(when)
+    }
+
     /// Records that a scheduled publish for `room` is being sent now. Call it while
     /// holding the room's lane, just before sending.
     pub fn flushed(&self, room: PullRequestId, now: Instant, emptied: bool) {
@@ -171,6 +187,18 @@ mod tests {
         ));
         throttle.flushed(pr(1), t0 + WINDOW, true);
         assert_eq!(throttle.tracked_rooms(), 0);
+    }
+
+    #[test]
+    fn a_resend_joins_a_scheduled_publish_or_schedules_one() {
+        let throttle = PresenceThrottle::new(WINDOW);
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(throttle.resend(pr(1), later), Some(later));
+        assert_eq!(throttle.resend(pr(1), later), None);
+        assert_eq!(throttle.changed(pr(1), t0, false), Publish::Scheduled);
+        throttle.flushed(pr(1), later, false);
+        assert_eq!(throttle.resend(pr(1), later), Some(later));
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! outcome to the room before letting go of the lane. Join and disconnect mirror each
 //! other: join announces arrivals, disconnect (through grace) and leave announce departures.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use diffy_protocol::event::{
     ACTIVE_USERS, CLIENT_EVENTS, JOIN_PR_ROOM, JOINED, LEAVE_PR_ROOM, LEFT, PR_ROOM_MESSAGE,
@@ -18,9 +21,9 @@ use diffy_protocol::payload::{
 use diffy_protocol::{ErrorCode, PullRequestId, Refusal, Username, room_name};
 use serde::Serialize;
 use serde_json::Value;
-use socketioxide::SocketIo;
 use socketioxide::extract::{Event, Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
+use socketioxide::{BroadcastError, SocketError, SocketIo};
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
@@ -32,8 +35,13 @@ use crate::presence::{
     TypingStart, TypingTicket,
 };
 use crate::reply::Reply;
+use crate::turn::{Turn, Turnstile};
 
 type Limits = Extension<Arc<ConnectionLimits>>;
+
+/// How long a member whose send buffer overflowed gets to catch up before the room's
+/// presence is sent again.
+const RESEND_AFTER_OVERFLOW: Duration = Duration::from_secs(1);
 
 /// Admits a new connection: checks its origin, registers it with the store and installs
 /// its event handlers.
@@ -47,6 +55,7 @@ pub async fn admit(socket: SocketRef, State(app): State<App>) -> Result<(), Orig
     socket
         .extensions
         .insert(Arc::new(ConnectionLimits::new(&app.config)));
+    socket.extensions.insert(Arc::new(Turnstile::new()));
 
     socket.on_disconnect(on_disconnect);
     socket.on(JOIN_PR_ROOM, join_pr_room);
@@ -86,9 +95,11 @@ async fn join_pr_room(
     io: SocketIo,
     State(app): State<App>,
     Extension(limits): Limits,
+    turn: Turn,
     TryData(data): TryData<Value>,
     reply: Reply,
 ) {
+    let _turn = turn.wait().await;
     let result = join(&socket, &io, &app, &limits, data).await;
     reply.send(JOIN_PR_ROOM, result);
 }
@@ -140,9 +151,11 @@ async fn leave_pr_room(
     socket: SocketRef,
     io: SocketIo,
     State(app): State<App>,
+    turn: Turn,
     TryData(data): TryData<Value>,
     reply: Reply,
 ) {
+    let _turn = turn.wait().await;
     let result = leave(&socket, &io, &app, data).await;
     reply.send(LEAVE_PR_ROOM, result);
 }
@@ -171,9 +184,11 @@ async fn send_message_to_pr_room(
     io: SocketIo,
     State(app): State<App>,
     Extension(limits): Limits,
+    turn: Turn,
     TryData(data): TryData<Value>,
     reply: Reply,
 ) {
+    let _turn = turn.wait().await;
     let result = send_message(&socket, &io, &app, &limits, data).await;
     reply.send(SEND_MESSAGE_TO_PR_ROOM, result);
 }
@@ -215,9 +230,11 @@ async fn typing(
     io: SocketIo,
     State(app): State<App>,
     Extension(limits): Limits,
+    turn: Turn,
     TryData(data): TryData<Value>,
     reply: Reply,
 ) {
+    let _turn = turn.wait().await;
     let result = start_typing(&socket, &io, &app, &limits, data).await;
     reply.send(TYPING, result);
 }
@@ -263,9 +280,11 @@ async fn stop_typing(
     io: SocketIo,
     State(app): State<App>,
     Extension(limits): Limits,
+    turn: Turn,
     TryData(data): TryData<Value>,
     reply: Reply,
 ) {
+    let _turn = turn.wait().await;
     let result = end_typing(&socket, &io, &app, &limits, data).await;
     reply.send(STOP_TYPING, result);
 }
@@ -290,7 +309,8 @@ async fn end_typing(
     Ok(TypingAck { relayed })
 }
 
-async fn unknown_event(Event(event): Event, reply: Reply) {
+async fn unknown_event(turn: Turn, Event(event): Event, reply: Reply) {
+    let _turn = turn.wait().await;
     let known = CLIENT_EVENTS.join(", ");
     let refusal = Refusal::new(ErrorCode::UnknownEvent, format!("known events: {known}"));
     reply.refuse(&event, refusal);
@@ -395,10 +415,8 @@ async fn announce_left(
 async fn publish_presence(io: &SocketIo, app: &App, room: PullRequestId, view: &RoomView) {
     let emptied = view.users.is_empty();
     match app.throttle.changed(room, Instant::now(), emptied) {
-        Publish::Now => broadcast_presence(io, room, view).await,
-        Publish::At(when) => {
-            tokio::spawn(flush_presence(io.clone(), app.clone(), room, when));
-        }
+        Publish::Now => broadcast_presence(io, app, room, view).await,
+        Publish::At(when) => schedule_flush(io, app, room, when),
         Publish::Scheduled => {}
     }
 }
@@ -411,20 +429,34 @@ async fn flush_presence(io: SocketIo, app: App, room: PullRequestId, when: Insta
     app.throttle
         .flushed(room, Instant::now(), view.users.is_empty());
     trace!(room = %room, users = view.user_count(), "coalesced presence");
-    broadcast_presence(&io, room, &view).await;
+    broadcast_presence(&io, &app, room, &view).await;
 }
 
-async fn broadcast_presence(io: &SocketIo, room: PullRequestId, view: &RoomView) {
-    broadcast(
-        io,
-        room,
-        USER_COUNT,
-        &UserCount {
-            user_count: view.user_count(),
-        },
-    )
-    .await;
-    broadcast(io, room, ACTIVE_USERS, &view.users).await;
+/// Sends the room its presence. When a member's send buffer was full, the update did not
+/// reach that member, so it is sent again a little later, once the member had time to
+/// catch up; a member must never be left with a stale list.
+async fn broadcast_presence(io: &SocketIo, app: &App, room: PullRequestId, view: &RoomView) {
+    let count = UserCount {
+        user_count: view.user_count(),
+    };
+    let counted = broadcast(io, room, USER_COUNT, &count).await;
+    let listed = broadcast(io, room, ACTIVE_USERS, &view.users).await;
+    if (counted == Delivery::Overflowed || listed == Delivery::Overflowed)
+        && let Some(when) = app
+            .throttle
+            .resend(room, Instant::now() + RESEND_AFTER_OVERFLOW)
+    {
+        debug!(room = %room, "a member fell behind; presence will be sent again");
+        schedule_flush(io, app, room, when);
+    }
+}
+
+/// Spawns a deferred presence update. A plain function, so that the update's future,
+/// which may schedule another, is not part of its own type.
+fn schedule_flush(io: &SocketIo, app: &App, room: PullRequestId, when: Instant) {
+    let flush: Pin<Box<dyn Future<Output = ()> + Send>> =
+        Box::pin(flush_presence(io.clone(), app.clone(), room, when));
+    tokio::spawn(flush);
 }
 
 async fn broadcast_typing(io: &SocketIo, room: PullRequestId, event: &str, username: &Username) {
@@ -434,14 +466,35 @@ async fn broadcast_typing(io: &SocketIo, room: PullRequestId, event: &str, usern
     broadcast(io, room, event, &notice).await;
 }
 
+/// How a broadcast went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Queued for every member (or failed only for members that are closing).
+    Queued,
+    /// At least one member's send buffer was full, so that member missed it.
+    Overflowed,
+}
+
 async fn broadcast<T: Serialize + ?Sized>(
     io: &SocketIo,
     room: PullRequestId,
     event: &str,
     data: &T,
-) {
-    if let Err(err) = io.to(room_name(room)).emit(event, data).await {
-        debug!(room = %room, event, cause = %err, "broadcast failed");
+) -> Delivery {
+    match io.to(room_name(room)).emit(event, data).await {
+        Ok(()) => Delivery::Queued,
+        Err(BroadcastError::Socket(errors))
+            if errors
+                .iter()
+                .any(|e| matches!(e, SocketError::InternalChannelFull)) =>
+        {
+            debug!(room = %room, event, "a member's send buffer is full");
+            Delivery::Overflowed
+        }
+        Err(err) => {
+            debug!(room = %room, event, cause = %err, "broadcast failed");
+            Delivery::Queued
+        }
     }
 }
 
@@ -455,7 +508,10 @@ fn emit<T: Serialize + ?Sized>(socket: &SocketRef, event: &str, data: &T) {
 fn payload_of(data: Result<Value, impl std::fmt::Display>) -> Result<Value, Refusal> {
     data.map_err(|err| {
         trace!(cause = %err, "undecodable payload");
-        Refusal::new(ErrorCode::InvalidPayload, "payload must be a JSON object")
+        Refusal::new(
+            ErrorCode::InvalidPayload,
+            "payload is not valid JSON for this event",
+        )
     })
 }
 

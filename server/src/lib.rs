@@ -13,6 +13,7 @@ mod lanes;
 mod limits;
 pub mod presence;
 mod reply;
+mod turn;
 
 use std::future::Future;
 use std::time::Duration;
@@ -30,6 +31,15 @@ use app::App;
 
 /// How long a graceful shutdown may take before the remaining connections are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Packets queued for one connection before further sends to it fail. A join storm sends
+/// every member one notice per arrival, so this is far above socketioxide's 128; the
+/// queue only takes memory while it is full.
+const SOCKET_BUFFER_PACKETS: usize = 4096;
+
+/// How long an Engine.IO session may stay without joining the namespace. Clients connect
+/// within milliseconds; idle handshakes only hold memory.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long closing the Socket.IO sockets may take during shutdown.
 const SOCKET_CLOSE_LIMIT: Duration = Duration::from_secs(2);
@@ -52,12 +62,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let addr = listener.local_addr()?;
+    let mut config = config;
+    config.allowed_origins = normalized_origins(&config.allowed_origins);
     let static_dir = config.static_dir.clone();
     let cors = cors(&config.allowed_origins);
     let app = App::new(config);
 
+    let max_payload = app.config.max_payload_bytes;
+    let max_frame = usize::try_from(max_payload).unwrap_or(usize::MAX);
     let (layer, io) = SocketIo::builder()
-        .max_payload(app.config.max_payload_bytes)
+        .max_payload(max_payload)
+        .ws_max_message_size(max_frame)
+        .ws_max_frame_size(max_frame)
+        .max_buffer_size(SOCKET_BUFFER_PACKETS)
+        .connect_timeout(CONNECT_TIMEOUT)
         .with_state(app.clone())
         .build_layer();
     io.ns("/", handlers::on_connect.with(handlers::admit));
@@ -93,6 +111,15 @@ pub async fn run(
     }
     info!("stopped");
     Ok(())
+}
+
+/// Trims each allowed origin (`a, b` is a natural way to write a list) and drops empty ones.
+fn normalized_origins(origins: &[String]) -> Vec<String> {
+    origins
+        .iter()
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .filter(|origin| !origin.is_empty())
+        .collect()
 }
 
 /// Cross-origin rules for long polling and the HTTP API, matching the allowed origins.

@@ -53,7 +53,7 @@ impl Reply {
             self.ack.send(&Ack::<()>::Err(refusal))
         } else {
             let exception = Exception {
-                event: event.to_owned(),
+                event: shortened(event),
                 code: refusal.code,
                 message: refusal.message,
             };
@@ -70,5 +70,31 @@ impl Reply {
             Ok(body) => self.accept(body),
             Err(refusal) => self.refuse(event, refusal),
         }
+    }
+}
+
+/// The most characters of an event name echoed back in an `exception`.
+const ECHOED_EVENT_CHARS: usize = 64;
+
+/// An event name as echoed to its sender: a peer can name an event anything, and a
+/// megabyte-long name should not come back whole.
+fn shortened(event: &str) -> String {
+    match event.char_indices().nth(ECHOED_EVENT_CHARS) {
+        Some((cut, _)) => format!("{}…", &event[..cut]),
+        None => event.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_event_names_are_cut_at_a_character_boundary() {
+        assert_eq!(shortened("typing"), "typing");
+        let long = "é".repeat(1000);
+        let echoed = shortened(&long);
+        assert_eq!(echoed.chars().count(), ECHOED_EVENT_CHARS + 1);
+        assert!(echoed.ends_with('…'));
     }
 }

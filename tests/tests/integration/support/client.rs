@@ -135,6 +135,23 @@ impl Client {
         }
     }
 
+    /// Sends several events without acknowledgements in one write, the way a browser
+    /// client's back-to-back emits reach the server in one TCP segment.
+    ///
+    /// Panics when the frames cannot be written.
+    pub async fn emit_batch(&mut self, events: Vec<(&str, Value)>) {
+        let mut sink = self.sink.lock().await;
+        for (event, data) in events {
+            let frame = Message::text(format!("42{}", json!([event, data])));
+            if let Err(err) = sink.feed(frame).await {
+                panic!("queueing a frame failed: {err}");
+            }
+        }
+        if let Err(err) = sink.flush().await {
+            panic!("sending frames failed: {err}");
+        }
+    }
+
     /// Sends an event without asking for an acknowledgement.
     pub async fn emit(&mut self, event: &str, data: Value) {
         self.send_raw(format!("42{}", json!([event, data]))).await;
