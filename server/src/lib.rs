@@ -37,6 +37,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// queue only takes memory while it is full.
 const SOCKET_BUFFER_PACKETS: usize = 4096;
 
+/// The WebSocket read chunk per connection. Clients send small events; a larger frame is
+/// read in several chunks. Every held connection keeps one, so it is kept small.
+const WS_READ_BUFFER_BYTES: usize = 1024;
+
 /// How long an Engine.IO session may stay without joining the namespace. Clients connect
 /// within milliseconds; idle handshakes only hold memory.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,6 +78,7 @@ pub async fn run(
         .max_payload(max_payload)
         .ws_max_message_size(max_frame)
         .ws_max_frame_size(max_frame)
+        .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
         .max_buffer_size(SOCKET_BUFFER_PACKETS)
         .connect_timeout(CONNECT_TIMEOUT)
         .with_state(app.clone())
@@ -82,6 +87,7 @@ pub async fn run(
 
     let router = http::router(app, static_dir.as_deref())
         .layer(layer)
+        .layer(axum::middleware::map_request(detach_from_read_buffer))
         .layer(cors);
 
     info!(addr = %addr, "listening");
@@ -111,6 +117,32 @@ pub async fn run(
     }
     info!("stopped");
     Ok(())
+}
+
+/// Copies the request's URI and headers out of the connection's read buffer.
+///
+/// hyper parses them as slices of its 16 KiB read buffer, and socketioxide keeps every
+/// socket's request parts for the life of the connection, so those slices would keep the
+/// whole buffer alive: most of a held connection's memory. The copies take a few hundred
+/// bytes. Extensions, which carry the WebSocket upgrade, are left as they are.
+async fn detach_from_read_buffer(mut request: axum::extract::Request) -> axum::extract::Request {
+    let headers = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+            Some((name.clone(), value))
+        })
+        .collect();
+    *request.headers_mut() = headers;
+    if let Ok(uri) = request.uri().to_string().parse::<axum::http::Uri>() {
+        *request.uri_mut() = uri.clone();
+        // The router keeps its own copy of the URI as it arrived.
+        request
+            .extensions_mut()
+            .insert(axum::extract::OriginalUri(uri));
+    }
+    request
 }
 
 /// Trims each allowed origin (`a, b` is a natural way to write a list) and drops empty ones.
