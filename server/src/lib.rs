@@ -19,11 +19,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use config::{Cli, Config};
 
@@ -93,6 +94,13 @@ pub async fn run(
     info!(addr = %addr, "listening");
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
     let closing_io = io.clone();
+    // Presence and chat are many small writes; Nagle's algorithm would hold each one back
+    // until the previous one is acknowledged, adding tens of milliseconds at the tail.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            debug!(cause = %err, "cannot set TCP_NODELAY");
+        }
+    });
     let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
         info!("shutting down");
