@@ -249,9 +249,10 @@ async fn start_typing(
     let request = RoomRequest::parse(&payload_of(data)?)?;
     let (room, username) = (request.pull_request_id, request.username);
 
-    let _lane = app.lanes.enter(room).await;
-    app.store.check_member(socket.id, room, &username).await?;
+    // Typing is the most frequent event, so it is limited before anything else is done;
+    // the store checks membership as part of recording it.
     limits.spend(Limited::Typing)?;
+    let _lane = app.lanes.enter(room).await;
     let timing = app.typing_timing();
     let start = app
         .store
@@ -299,9 +300,8 @@ async fn end_typing(
     let request = RoomRequest::parse(&payload_of(data)?)?;
     let (room, username) = (request.pull_request_id, request.username);
 
-    let _lane = app.lanes.enter(room).await;
-    app.store.check_member(socket.id, room, &username).await?;
     limits.spend(Limited::Typing)?;
+    let _lane = app.lanes.enter(room).await;
     let relayed = app.store.stop_typing(socket.id, room, &username).await?;
     if relayed {
         broadcast_typing(io, room, STOP_TYPING, &username).await;
