@@ -4,7 +4,8 @@
 //! session, joins the default namespace, answers the server's pings by itself and counts
 //! every packet and byte it receives into a shared [`Traffic`]. What it hands back is a
 //! [`Received`] packet whose event name can be read without parsing its JSON, so that a
-//! scenario pays for decoding only the events it looks at.
+//! scenario pays for decoding only the events it looks at, and which carries the kernel's
+//! receive time of the bytes that completed it ([`crate::stamped`]).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -16,10 +17,12 @@ use diffy_protocol::{MessageText, PullRequestId, Username};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
+
+use crate::stamped::StampedStream;
 
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -123,9 +126,16 @@ impl Traffic {
 #[derive(Debug, Clone)]
 pub struct Received {
     frame: Utf8Bytes,
+    arrival_ns: u64,
 }
 
 impl Received {
+    /// When the kernel received the last bytes of this packet, in nanoseconds of
+    /// `CLOCK_REALTIME` ([`crate::stamped::realtime_now_ns`]'s clock).
+    pub fn arrival_ns(&self) -> u64 {
+        self.arrival_ns
+    }
+
     /// The Socket.IO packet text, without the Engine.IO type digit.
     pub fn text(&self) -> &str {
         self.frame.as_str().get(1..).unwrap_or_default()
@@ -181,7 +191,7 @@ impl Received {
 /// One connected Socket.IO client in the default namespace.
 #[derive(Debug)]
 pub struct Client {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<StampedStream>,
     traffic: Arc<Traffic>,
     next_ack_id: u64,
 }
@@ -201,6 +211,7 @@ impl Client {
         socket.bind(SocketAddr::from((source, 0)))?;
         let stream = socket.connect(target.addr).await?;
         stream.set_nodelay(true)?;
+        let stream = StampedStream::new(stream)?;
 
         // Small buffers: the generator holds tens of thousands of these, and the messages
         // it reads are short (tungstenite's defaults allocate 128 KiB each eagerly).
@@ -268,7 +279,13 @@ impl Client {
             };
             self.traffic.add(text.len());
             match text.as_bytes().first() {
-                Some(b'4') => return Ok(Received { frame: text }),
+                Some(b'4') => {
+                    let arrival_ns = self.ws.get_ref().last_arrival_ns();
+                    return Ok(Received {
+                        frame: text,
+                        arrival_ns,
+                    });
+                }
                 Some(b'2') => {
                     if let EnginePacket::Ping(data) = EnginePacket::decode(&text)? {
                         self.send_frame(EnginePacket::Pong(data).encode()).await?;
@@ -341,6 +358,7 @@ mod tests {
     fn received(frame: &str) -> Received {
         Received {
             frame: Utf8Bytes::from(frame),
+            arrival_ns: 0,
         }
     }
 

@@ -4,8 +4,9 @@
 //! scenario ([`scenario`]) against a server, printing one JSON object ([`results`]) on
 //! stdout. `diffy-report` turns the objects of a whole run into `BENCHMARKS.md`
 //! ([`report`]). Clients speak the protocol crate's codec ([`client`]); latencies go into
-//! HdrHistograms ([`latency`]); the server's memory and CPU are read from `/proc`
-//! ([`procfs`]).
+//! HdrHistograms ([`latency`]), timed by the kernel's receive stamps where the generator's
+//! own delay would blur them ([`stamped`]); the server's memory and CPU are read from
+//! `/proc` ([`procfs`]).
 
 pub mod client;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod procfs;
 pub mod report;
 pub mod results;
 pub mod scenario;
+pub mod stamped;
 
 /// Raises this process's open-file (soft) limit to its hard limit and returns the soft
 /// limit in force afterwards (0 when it cannot be read).

@@ -148,8 +148,13 @@ pub struct FanoutStep {
     pub delivered: u64,
     /// Deliveries per second, from the first send to the last delivery.
     pub deliveries_per_s: f64,
-    /// Send-to-receive latency of every delivery.
+    /// Latency of every delivery, from the send to the kernel's receive stamp on the
+    /// member's socket: the server's latency.
     pub latency: LatencySummary,
+    /// Latency of every delivery, from the send to the moment the generator read it: the
+    /// server's latency plus the generator's own queueing on the shared cores.
+    #[serde(default)]
+    pub read_latency: LatencySummary,
     /// Every delivery arrived and p99 stayed under the bound.
     pub held: bool,
     /// Server CPU time spent during the step, milliseconds.

@@ -1,7 +1,10 @@
 //! Chat fan-out: one big room, a few senders, message rates that rise step by step.
 //!
-//! Each message's text carries its step and its send instant on the generator's clock;
-//! every member (senders included) records the delay to its own delivery. A step is held
+//! Each message's text carries its step and its send instant on the wall clock; every
+//! member (senders included) records the delay to its own delivery twice: to the kernel's
+//! receive stamp on its socket (the server's latency, what the targets use) and to the
+//! moment the generator read it (that plus the generator's own queueing on the shared
+//! cores). Both are on `CLOCK_REALTIME`, the clock of the kernel's stamps. A step is held
 //! when every delivery arrived before the drain deadline and p99 stayed under the bound;
 //! the run stops after the first step that is not held.
 
@@ -23,6 +26,7 @@ use crate::client::{Client, Traffic, message_request, room_request};
 use crate::latency::{self, LatencySummary};
 use crate::procfs::ServerSample;
 use crate::results::{FanoutResult, FanoutStep};
+use crate::stamped::realtime_now_ns;
 
 /// The room everyone is in.
 const ROOM: u64 = 1;
@@ -67,6 +71,7 @@ struct Steps {
     delivered: Vec<AtomicU64>,
     last_delivery_ns: Vec<AtomicU64>,
     latency: Vec<Mutex<Histogram<u64>>>,
+    read_latency: Vec<Mutex<Histogram<u64>>>,
     exceptions: AtomicU64,
 }
 
@@ -77,6 +82,9 @@ impl Steps {
             delivered: (0..count).map(|_| AtomicU64::new(0)).collect(),
             last_delivery_ns: (0..count).map(|_| AtomicU64::new(0)).collect(),
             latency: (0..count)
+                .map(|_| Mutex::new(latency::histogram()))
+                .collect(),
+            read_latency: (0..count)
                 .map(|_| Mutex::new(latency::histogram()))
                 .collect(),
             exceptions: AtomicU64::new(0),
@@ -112,15 +120,15 @@ pub async fn run(env: Arc<Env>, params: FanoutParams) -> anyhow::Result<FanoutRe
             sender,
             senders: params.senders,
         };
-        let (env, steps, phase) = (Arc::clone(&env), Arc::clone(&steps), phase_rx.clone());
-        tasks.spawn(async move { member.run(&env, &steps, phase).await });
+        let (steps, phase) = (Arc::clone(&steps), phase_rx.clone());
+        tasks.spawn(async move { member.run(&steps, phase).await });
     }
 
     let before = ServerSample::read_optional(env.server_pid);
     let mut results = Vec::new();
     for (step, &rate) in params.rates.iter().enumerate() {
         let cpu_before = ServerSample::read_optional(env.server_pid);
-        let started_ns = env.clock.now_ns();
+        let started_ns = realtime_now_ns();
         // Each sender sends rate / senders per second.
         let interval = Duration::from_secs_f64(params.senders as f64 / f64::from(rate));
         let _ = phase_tx.send(Phase::Send { step, interval });
@@ -141,16 +149,15 @@ pub async fn run(env: Arc<Env>, params: FanoutParams) -> anyhow::Result<FanoutRe
         let last_ns = steps.last_delivery_ns[step].load(Ordering::Relaxed);
         let span_s =
             (last_ns.saturating_sub(started_ns) as f64 / 1e9).max(params.step.as_secs_f64());
-        let summary = match steps.latency[step].lock() {
-            Ok(histogram) => LatencySummary::of(&histogram),
-            Err(_) => LatencySummary::default(),
-        };
+        let summary = summarise(&steps.latency[step]);
+        let read_summary = summarise(&steps.read_latency[step]);
         let held = sent > 0 && delivered >= expected && summary.p99_ms < P99_BOUND_MS;
         eprintln!(
-            "fanout: {rate} msg/s: {delivered}/{expected} delivered, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms{}",
+            "fanout: {rate} msg/s: {delivered}/{expected} delivered, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms (as read: p99 {:.2} ms){}",
             summary.p50_ms,
             summary.p99_ms,
             summary.p999_ms,
+            read_summary.p99_ms,
             if held { "" } else { " (not held)" }
         );
         results.push(FanoutStep {
@@ -160,6 +167,7 @@ pub async fn run(env: Arc<Env>, params: FanoutParams) -> anyhow::Result<FanoutRe
             delivered,
             deliveries_per_s: delivered as f64 / span_s,
             latency: summary,
+            read_latency: read_summary,
             held,
             server_cpu_ms: cpu_before
                 .zip(cpu_after)
@@ -189,6 +197,13 @@ pub async fn run(env: Arc<Env>, params: FanoutParams) -> anyhow::Result<FanoutRe
         before,
         after,
     })
+}
+
+fn summarise(histogram: &Mutex<Histogram<u64>>) -> LatencySummary {
+    match histogram.lock() {
+        Ok(histogram) => LatencySummary::of(&histogram),
+        Err(_) => LatencySummary::default(),
+    }
 }
 
 fn member_name(index: usize) -> String {
@@ -244,7 +259,7 @@ struct Member {
 }
 
 impl Member {
-    async fn run(mut self, env: &Env, steps: &Steps, mut phase: watch::Receiver<Phase>) {
+    async fn run(mut self, steps: &Steps, mut phase: watch::Receiver<Phase>) {
         let mut current = *phase.borrow_and_update();
         let mut ticker = self.ticker(current);
         loop {
@@ -265,7 +280,7 @@ impl Member {
                     let live = *phase.borrow();
                     if let Phase::Send { step, .. } = live {
                         steps.sent[step].fetch_add(1, Ordering::Relaxed);
-                        if self.send(env, step).await.is_err() {
+                        if self.send(step).await.is_err() {
                             break;
                         }
                     }
@@ -273,7 +288,7 @@ impl Member {
                 received = self.client.recv() => {
                     let Ok(received) = received else { break };
                     match received.event_name() {
-                        Some(PR_ROOM_MESSAGE) => record(env, steps, &received),
+                        Some(PR_ROOM_MESSAGE) => record(steps, &received),
                         Some(EXCEPTION) => {
                             steps.exceptions.fetch_add(1, Ordering::Relaxed);
                         }
@@ -298,8 +313,8 @@ impl Member {
         Some(ticker)
     }
 
-    async fn send(&mut self, env: &Env, step: usize) -> anyhow::Result<()> {
-        let text = format!("fanout {step} {}", env.clock.now_ns());
+    async fn send(&mut self, step: usize) -> anyhow::Result<()> {
+        let text = format!("fanout {step} {}", realtime_now_ns());
         let request = message_request(ROOM, &self.username, text)?;
         self.client
             .emit(SEND_MESSAGE_TO_PR_ROOM, &request, false)
@@ -319,8 +334,8 @@ async fn tick(ticker: &mut Option<tokio::time::Interval>) {
 }
 
 /// Records one delivery: the step and send instant come from the message text.
-fn record(env: &Env, steps: &Steps, received: &crate::client::Received) {
-    let now = env.clock.now_ns();
+fn record(steps: &Steps, received: &crate::client::Received) {
+    let now = realtime_now_ns();
     let Some(message) = received.event_arg::<RoomMessage>() else {
         return;
     };
@@ -335,7 +350,15 @@ fn record(env: &Env, steps: &Steps, received: &crate::client::Received) {
     }
     steps.delivered[step].fetch_add(1, Ordering::Relaxed);
     steps.last_delivery_ns[step].fetch_max(now, Ordering::Relaxed);
+    // Without a stamp (a kernel that gives none), the read time is the arrival.
+    let arrival = match received.arrival_ns() {
+        0 => now,
+        stamp => stamp,
+    };
     if let Ok(mut histogram) = steps.latency[step].lock() {
+        latency::record_ns(&mut histogram, arrival.saturating_sub(sent_ns));
+    }
+    if let Ok(mut histogram) = steps.read_latency[step].lock() {
         latency::record_ns(&mut histogram, now.saturating_sub(sent_ns));
     }
 }
