@@ -61,7 +61,11 @@ struct Cli {
     hold: Duration,
 
     /// fanout: messages per second over all senders, one step each.
-    #[arg(long, value_delimiter = ',', default_value = "50,100,200,400,800,1600")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "50,100,150,200,250,300,350,400,500,600,800,1000,1200,1600"
+    )]
     rates: Vec<u32>,
 
     /// fanout: members that send.
