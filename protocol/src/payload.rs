@@ -63,14 +63,20 @@ impl MessageRequest {
     }
 }
 
+/// What follows the name in a `joined` notice.
+pub const JOINED_SUFFIX: &str = " has joined the chat";
+
+/// What stands between the name and the pull request id in a `left` notice.
+pub const LEFT_INFIX: &str = " left PR ";
+
 /// `joined`: the notice that a user became present.
 pub fn joined_notice(username: &Username) -> String {
-    format!("{username} has joined the chat")
+    format!("{username}{JOINED_SUFFIX}")
 }
 
 /// `left`: the notice that a user stopped being present.
 pub fn left_notice(username: &Username, pull_request_id: PullRequestId) -> String {
-    format!("{username} left PR {pull_request_id}")
+    format!("{username}{LEFT_INFIX}{pull_request_id}")
 }
 
 /// `user-count`: how many distinct users are present.

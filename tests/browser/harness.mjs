@@ -85,9 +85,10 @@ export function launchBrowser() {
 /**
  * Opens the demo page for `pr` as `user` in its own browser context (its own cookies and
  * storage, like a second person), and records every JavaScript dialog and page error.
+ * `width` is the viewport's width in CSS pixels.
  */
-export async function openAs(browser, server, { pr, user, colorScheme = "light" }) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+export async function openAs(browser, server, { pr, user, colorScheme = "light", width = 1280 }) {
+  const context = await browser.newContext({ viewport: { width, height: 800 }, colorScheme });
   const page = await context.newPage();
   const dialogs = [];
   const errors = [];

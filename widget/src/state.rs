@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use diffy_protocol::Username;
-use diffy_protocol::payload::{JoinAck, RoomMessage, joined_notice};
+use diffy_protocol::payload::{JOINED_SUFFIX, JoinAck, LEFT_INFIX, RoomMessage, joined_notice};
 use yew::Reducible;
 
 /// How long a join or leave notice stays in the feed.
@@ -67,6 +67,26 @@ pub struct Notice {
     pub text: String,
     /// When it arrived, in page milliseconds.
     pub at_ms: f64,
+}
+
+impl Notice {
+    /// The notice as the name it is about and the rest of the sentence, so that a narrow
+    /// feed can shorten a long name and still say whether that person came or went. A text
+    /// that does not read as the contract says is returned whole as the first part.
+    pub fn parts(&self) -> (&str, &str) {
+        let name_len = match self.kind {
+            NoticeKind::Joined => self.text.strip_suffix(JOINED_SUFFIX).map(str::len),
+            NoticeKind::Left => self
+                .text
+                .rsplit_once(LEFT_INFIX)
+                .filter(|(_, id)| !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_digit()))
+                .map(|(name, _)| name.len()),
+        };
+        match name_len {
+            Some(len) if len > 0 => self.text.split_at(len),
+            _ => (&self.text, ""),
+        }
+    }
 }
 
 /// A chat message as shown.
@@ -339,6 +359,7 @@ fn dedup_in_order(users: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use diffy_protocol::PullRequestId;
+    use diffy_protocol::payload::left_notice;
 
     use super::*;
 
@@ -438,6 +459,37 @@ mod tests {
         )));
         assert!(state.apply(Action::LeftNotice("bob left PR 7".into(), 0.0)));
         assert_eq!(state.notices[0].kind, NoticeKind::Left);
+    }
+
+    #[test]
+    fn notice_parts_split_off_the_name_and_keep_odd_texts_whole() {
+        let notice = |kind, text: &str| Notice {
+            id: 0,
+            kind,
+            text: text.to_owned(),
+            at_ms: 0.0,
+        };
+        let name = Username::new("Mary Ann left PR 5").unwrap();
+        let pr = PullRequestId::new(12).unwrap();
+
+        let joined = notice(NoticeKind::Joined, &joined_notice(&name));
+        assert_eq!(
+            joined.parts(),
+            ("Mary Ann left PR 5", " has joined the chat")
+        );
+        let left = notice(NoticeKind::Left, &left_notice(&name, pr));
+        assert_eq!(left.parts(), ("Mary Ann left PR 5", " left PR 12"));
+
+        // Anything else is shown whole, in the part that may be shortened.
+        for (kind, text) in [
+            (NoticeKind::Joined, "bob joined"),
+            (NoticeKind::Joined, " has joined the chat"),
+            (NoticeKind::Left, "bob left PR "),
+            (NoticeKind::Left, "bob left PR 7a"),
+            (NoticeKind::Left, "bob has joined the chat"),
+        ] {
+            assert_eq!(notice(kind, text).parts(), (text, ""));
+        }
     }
 
     #[test]

@@ -147,8 +147,13 @@ fn notice_feed(state: &PresenceState) -> Html {
                     NoticeKind::Joined => "diffy-notice--joined",
                     NoticeKind::Left => "diffy-notice--left",
                 };
+                // The name is shortened on its own, so the notice still says who came or went.
+                let (name, rest) = notice.parts();
                 html! {
-                    <li class={classes!("diffy-notice", modifier)} key={notice.id}>{ notice.text.clone() }</li>
+                    <li class={classes!("diffy-notice", modifier)} key={notice.id}>
+                        <span class="diffy-notice__name">{ name }</span>
+                        if !rest.is_empty() { <span class="diffy-notice__rest">{ rest }</span> }
+                    </li>
                 }
             }) }
         </ul>
