@@ -14,13 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::handler::{FromMessageParts, Value};
 use socketioxide::socket::Socket;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// The queue of one connection's events.
+///
+/// Every connection holds one for its whole life, so it is an atomic and a [`Notify`]
+/// (a few dozen bytes) rather than a `watch` channel (a few hundred).
 #[derive(Debug)]
 pub struct Turnstile {
     issued: AtomicU64,
-    serving: watch::Sender<u64>,
+    /// The ticket whose turn it is.
+    serving: AtomicU64,
+    /// Wakes the waiting events when the turn passes on.
+    passed: Notify,
 }
 
 impl Turnstile {
@@ -28,7 +34,8 @@ impl Turnstile {
     pub fn new() -> Self {
         Self {
             issued: AtomicU64::new(0),
-            serving: watch::Sender::new(0),
+            serving: AtomicU64::new(0),
+            passed: Notify::new(),
         }
     }
 
@@ -38,6 +45,25 @@ impl Turnstile {
             turnstile: Some(Arc::clone(self)),
             number,
         }
+    }
+
+    /// Waits until it is ticket `number`'s turn.
+    async fn wait_for(&self, number: u64) {
+        loop {
+            // Registering before looking means a turn passed on in between still wakes us.
+            let mut passed = std::pin::pin!(self.passed.notified());
+            passed.as_mut().enable();
+            if self.serving.load(Ordering::Acquire) == number {
+                return;
+            }
+            passed.await;
+        }
+    }
+
+    /// Gives the turn to the next ticket.
+    fn pass(&self) {
+        self.serving.fetch_add(1, Ordering::AcqRel);
+        self.passed.notify_waiters();
     }
 }
 
@@ -81,9 +107,7 @@ impl Turn {
         let Some(turnstile) = self.turnstile.take() else {
             return TurnGuard { turnstile: None };
         };
-        let mut serving = turnstile.serving.subscribe();
-        // The sender lives in `turnstile`, which this future holds, so this cannot fail.
-        let _ = serving.wait_for(|&now| now == self.number).await;
+        turnstile.wait_for(self.number).await;
         TurnGuard {
             turnstile: Some(turnstile),
         }
@@ -99,9 +123,8 @@ impl Drop for Turn {
         };
         let number = self.number;
         tokio::spawn(async move {
-            let mut serving = turnstile.serving.subscribe();
-            let _ = serving.wait_for(|&now| now == number).await;
-            turnstile.serving.send_modify(|now| *now += 1);
+            turnstile.wait_for(number).await;
+            turnstile.pass();
         });
     }
 }
@@ -115,7 +138,7 @@ pub struct TurnGuard {
 impl Drop for TurnGuard {
     fn drop(&mut self) {
         if let Some(turnstile) = self.turnstile.take() {
-            turnstile.serving.send_modify(|now| *now += 1);
+            turnstile.pass();
         }
     }
 }
