@@ -7,26 +7,34 @@
 //! spawned. The [`Turn`] extractor takes a numbered ticket there, and the handler waits
 //! until the connection's earlier events are done before it acts.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::handler::{FromMessageParts, Value};
 use socketioxide::socket::Socket;
-use tokio::sync::Notify;
 
 /// The queue of one connection's events.
 ///
-/// Every connection holds one for its whole life, so it is an atomic and a [`Notify`]
-/// (a few dozen bytes) rather than a `watch` channel (a few hundred).
+/// Passing the turn wakes only the ticket whose turn it now is: a client that queues N
+/// events costs N wake-ups, not the N² that waking every waiter would. Every connection
+/// holds one for its whole life; empty, it takes a few dozen bytes and no allocation.
 #[derive(Debug)]
 pub struct Turnstile {
     issued: AtomicU64,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
     /// The ticket whose turn it is.
-    serving: AtomicU64,
-    /// Wakes the waiting events when the turn passes on.
-    passed: Notify,
+    serving: u64,
+    /// The tasks of later tickets, by number, to wake when their turn comes.
+    waiting: BTreeMap<u64, Waker>,
 }
 
 impl Turnstile {
@@ -34,9 +42,13 @@ impl Turnstile {
     pub fn new() -> Self {
         Self {
             issued: AtomicU64::new(0),
-            serving: AtomicU64::new(0),
-            passed: Notify::new(),
+            queue: Mutex::new(Queue::default()),
         }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        // The lock guards plain bookkeeping that no panic can leave half-done.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn ticket(self: &Arc<Self>) -> Turn {
@@ -49,21 +61,30 @@ impl Turnstile {
 
     /// Waits until it is ticket `number`'s turn.
     async fn wait_for(&self, number: u64) {
-        loop {
-            // Registering before looking means a turn passed on in between still wakes us.
-            let mut passed = std::pin::pin!(self.passed.notified());
-            passed.as_mut().enable();
-            if self.serving.load(Ordering::Acquire) == number {
-                return;
+        poll_fn(|cx| {
+            let mut queue = self.queue();
+            if queue.serving == number {
+                queue.waiting.remove(&number);
+                return Poll::Ready(());
             }
-            passed.await;
-        }
+            // Looked at and registered under one lock, so a pass cannot slip in between.
+            queue.waiting.insert(number, cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
     }
 
-    /// Gives the turn to the next ticket.
+    /// Gives the turn to the next ticket and wakes it, if it is waiting already.
     fn pass(&self) {
-        self.serving.fetch_add(1, Ordering::AcqRel);
-        self.passed.notify_waiters();
+        let next = {
+            let mut queue = self.queue();
+            queue.serving += 1;
+            let serving = queue.serving;
+            queue.waiting.remove(&serving)
+        };
+        if let Some(waker) = next {
+            waker.wake();
+        }
     }
 }
 
@@ -103,20 +124,23 @@ impl FromMessageParts<LocalAdapter> for Turn {
 
 impl Turn {
     /// Waits until every earlier event of the connection has been handled.
+    ///
+    /// Should this future be dropped before its turn, the ticket drops with it and still
+    /// passes the turn on (see [`Drop`]).
     pub async fn wait(mut self) -> TurnGuard {
-        let Some(turnstile) = self.turnstile.take() else {
-            return TurnGuard { turnstile: None };
-        };
-        turnstile.wait_for(self.number).await;
+        if let Some(turnstile) = &self.turnstile {
+            turnstile.wait_for(self.number).await;
+        }
         TurnGuard {
-            turnstile: Some(turnstile),
+            turnstile: self.turnstile.take(),
         }
     }
 }
 
 impl Drop for Turn {
-    /// A ticket dropped without being waited on (the handler was never called) still has
-    /// to pass its turn on, or every later event of the connection would wait forever.
+    /// A ticket dropped without its turn taken (the handler was never called, or stopped
+    /// waiting) still has to pass its turn on, or every later event of the connection
+    /// would wait forever.
     fn drop(&mut self) {
         let Some(turnstile) = self.turnstile.take() else {
             return;
@@ -145,7 +169,7 @@ impl Drop for TurnGuard {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::future::Future;
     use std::time::Duration;
 
     use super::*;
@@ -170,6 +194,62 @@ mod tests {
             task.await.expect("task");
         }
         assert_eq!(*order.lock().expect("order lock"), [0, 1, 2, 3, 4]);
+    }
+
+    /// Every waiting event is polled a bounded number of times however long the queue: a
+    /// client that sends thousands of events at once must not cost thousands of wake-ups
+    /// per event.
+    #[tokio::test]
+    async fn a_long_queue_wakes_each_event_once() {
+        const EVENTS: usize = 2_000;
+        let turnstile = Arc::new(Turnstile::new());
+        let tickets: Vec<Turn> = (0..EVENTS).map(|_| turnstile.ticket()).collect();
+        let polls = Arc::new(AtomicU64::new(0));
+
+        let mut tasks = Vec::new();
+        for turn in tickets.into_iter().rev() {
+            let polls = Arc::clone(&polls);
+            let mut waiting = Box::pin(turn.wait());
+            tasks.push(tokio::spawn(async move {
+                let _guard = poll_fn(|cx| {
+                    polls.fetch_add(1, Ordering::Relaxed);
+                    waiting.as_mut().poll(cx)
+                })
+                .await;
+                tokio::task::yield_now().await;
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let polls = polls.load(Ordering::Relaxed);
+        assert!(
+            polls <= 3 * EVENTS as u64,
+            "{polls} polls for {EVENTS} events"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wait_dropped_before_its_turn_does_not_block_the_queue() {
+        let turnstile = Arc::new(Turnstile::new());
+        let first = turnstile.ticket();
+        let abandoned = turnstile.ticket();
+        let next = turnstile.ticket();
+
+        // The second event gives up waiting while the first still holds the turn.
+        let guard = first.wait().await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), abandoned.wait()).await;
+        assert!(
+            gave_up.is_err(),
+            "the second event ran before the first was done"
+        );
+        drop(guard);
+
+        let waited = tokio::time::timeout(Duration::from_secs(1), next.wait()).await;
+        assert!(
+            waited.is_ok(),
+            "the ticket after an abandoned wait never got its turn"
+        );
     }
 
     #[tokio::test]
