@@ -67,8 +67,19 @@ pub struct Config {
     pub max_payload_bytes: u64,
 
     /// A directory of static files (the built demo page) served at `/`.
-    #[arg(long, env = "DIFFY_STATIC_DIR")]
+    #[arg(long, env = "DIFFY_STATIC_DIR", value_parser = existing_dir)]
     pub static_dir: Option<PathBuf>,
+}
+
+/// Reads a path that must name a directory: a mistyped `--static-dir` would otherwise
+/// start a server that answers every page with 404.
+fn existing_dir(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("{value} is not a directory"))
+    }
 }
 
 const DEFAULT_MAX_PAYLOAD_BYTES: u64 = 4 * 1024 * 1024;
@@ -118,6 +129,21 @@ mod tests {
         assert_eq!(
             cli.config.allowed_origins,
             ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn a_static_dir_must_be_a_directory() {
+        let dir = std::env::temp_dir();
+        let cli = Cli::try_parse_from(["diffy-server", "--static-dir", &dir.to_string_lossy()])
+            .expect("an existing directory parses");
+        assert_eq!(cli.config.static_dir, Some(dir));
+
+        let missing = Cli::try_parse_from(["diffy-server", "--static-dir", "/no/such/diffy-dir"])
+            .expect_err("a missing directory is refused");
+        assert!(
+            missing.to_string().contains("is not a directory"),
+            "{missing}"
         );
     }
 
