@@ -113,6 +113,10 @@ function layoutOf(page) {
         return { text: notice.textContent, box: box(notice), rest: rest && box(rest) };
       }),
       typing: one("#chat .diffy-typing"),
+      // Every changed line's code cell: one line tall unless the code wrapped.
+      codeLineHeights: [...document.querySelectorAll(".diff__table tr:not(.hunk) td:nth-child(3)")].map(
+        (cell) => cell.getBoundingClientRect().height,
+      ),
     };
   });
 }
@@ -193,6 +197,12 @@ describe("presence widget layout on the demo page", () => {
           within(layout.more, layout.users),
           `the +N avatar ${show(layout.more)} is cut off by the user list ${show(layout.users)}`,
         );
+
+        // Code keeps its lines (and so its indentation and +/- markers); the diff scrolls
+        // within its card instead of wrapping.
+        assert.ok(layout.codeLineHeights.length > 0, "the demo diff has code lines");
+        const wrapped = layout.codeLineHeights.filter((height) => height > 21);
+        assert.deepEqual(wrapped, [], `${wrapped.length} diff lines wrap at ${width} px`);
 
         assert.deepEqual(alice.errors, []);
         for (const person of [alice, ...others]) await person.context.close();
