@@ -5,7 +5,9 @@
   "use strict";
 
   const params = new URLSearchParams(window.location.search);
-  const pr = /^[1-9][0-9]{0,15}$/.test(params.get("pr") || "") ? params.get("pr") : "123";
+  // Without ?pr= the demo shows #123; a given id goes to the widget as it is, so that one it
+  // cannot use is explained there rather than swapped silently for another room.
+  const pr = (params.get("pr") || "").trim() || "123";
   const user = (params.get("user") || "").trim();
 
   for (const node of document.querySelectorAll("[data-pr-number]")) {
