@@ -87,6 +87,30 @@ describe("presence widget on the demo page", () => {
   });
 
   // Proves that both widgets reconnect on their own after a server restart and re-join.
+  // Proves that the page's heaviest files reach the browser compressed and still work.
+  test("the widget's wasm and scripts are served gzipped", async () => {
+    const server = await startServer();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const encodings = new Map();
+      page.on("response", async (response) => {
+        const name = new URL(response.url()).pathname.split("/").pop();
+        if (/\.(wasm|js)$/.test(name)) {
+          encodings.set(name, (await response.allHeaders())["content-encoding"] ?? "none");
+        }
+      });
+      await page.goto(`${server.url}/?pr=${freshPr()}&user=alice`);
+      await waitForState(page, "live");
+      for (const name of ["diffy-widget_bg.wasm", "diffy-widget.js", "diffy-presence.js"]) {
+        assert.equal(encodings.get(name), "gzip", `${name}: ${JSON.stringify([...encodings])}`);
+      }
+    } finally {
+      await context.close();
+      await server.stop();
+    }
+  });
+
   test("after a server restart both widgets return to live with the right list", async () => {
     let server = await startServer();
     const pr = freshPr();
