@@ -9,6 +9,10 @@
 
 set -euo pipefail
 
+# Everything but the final PATH line goes to stderr, whatever the installers print (apt-get
+# writes its progress to stdout): fd 3 keeps the caller's stdout for that one line.
+exec 3>&1 1>&2
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/tools/web"
 binaryen_version="132.0.0"
@@ -73,4 +77,4 @@ if [[ "${SETUP_WEB_SKIP_BROWSER:-0}" != 1 ]]; then
 fi
 
 log "ready; for other shells run:"
-printf 'export PATH="%s:%s:$PATH"\n' "$tools/node_modules/.bin" "${CARGO_HOME:-$HOME/.cargo}/bin"
+printf 'export PATH="%s:%s:$PATH"\n' "$tools/node_modules/.bin" "${CARGO_HOME:-$HOME/.cargo}/bin" >&3

@@ -8,6 +8,9 @@
 
 set -euo pipefail
 
+# Installers print to stdout; only setup-web.sh's PATH line may reach the caller's (fd 3).
+exec 3>&1 1>&2
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -23,4 +26,4 @@ if ! (cd "$root/tests/node" && npm ls --silent >/dev/null 2>&1); then
     (cd "$root/tests/node" && npm ci --no-audit --no-fund --silent) >&2
 fi
 
-"$root/scripts/setup-web.sh"
+"$root/scripts/setup-web.sh" >&3
