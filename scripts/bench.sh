@@ -48,7 +48,7 @@ if ! (cd bench/peer && npm ls --silent >/dev/null 2>&1); then
     log "installing the peer's packages"
     (cd bench/peer && npm ci --no-audit --no-fund --silent) >&2
 fi
-log "building diffy-server and diffy-bench (release)"
+log "building diffy-server, diffy-load and socketioxide-floor (release)"
 cargo build --release --locked -p diffy-server -p diffy-bench >&2
 
 # Every connection is a file descriptor: raise the soft limit as far as the hard one.
@@ -114,7 +114,7 @@ stop_server() {
 trap stop_server EXIT
 trap 'stop_server; exit 130' INT TERM
 
-# Starts `ours` or `peer` on a free port; sets server_pid and server_url.
+# Starts `ours`, `peer` or `floor` on a free port; sets server_pid and server_url.
 start_server() {
     local which="$1" server_log="$2" addr=""
     case "$which" in
@@ -126,6 +126,9 @@ start_server() {
             ;;
         peer)
             node bench/peer/server.mjs --port 0 >"$server_log" 2>&1 &
+            ;;
+        floor)
+            target/release/socketioxide-floor --listen 127.0.0.1:0 >"$server_log" 2>&1 &
             ;;
     esac
     server_pid=$!
@@ -159,7 +162,9 @@ run_scenario() {
     stop_server
 }
 
-for which in ours peer; do run_scenario rooms "$which" rooms "${rooms_args[@]}"; done
+# socketioxide-floor holds connections as ours does with nothing on top: the report
+# splits our memory per connection into socketioxide's share and the server's.
+for which in ours peer floor; do run_scenario rooms "$which" rooms "${rooms_args[@]}"; done
 for which in ours peer; do run_scenario rooms "$which" ramp "${ramp_args[@]}"; done
 for which in ours peer; do run_scenario storm "$which" storm "${storm_args[@]}"; done
 # Fan-out latencies are the noisiest figures on two shared cores: the ladder runs

@@ -15,6 +15,8 @@ use crate::results::{
 pub const OURS: &str = "ours";
 /// The label of the Node.js peer in the records.
 pub const PEER: &str = "peer";
+/// The label of `socketioxide-floor`, bare socketioxide held as ours is, in the records.
+pub const FLOOR: &str = "floor";
 
 /// What the report says about the run besides the figures.
 #[derive(Debug, Clone, Default)]
@@ -242,12 +244,18 @@ fn verdicts(run: &Run<'_>, facts: &Facts) -> Vec<Verdict> {
         run.rooms(OURS, false).and_then(memory_per_connection),
         run.rooms(PEER, false).and_then(memory_per_connection),
     );
+    let floor = run.rooms(FLOOR, false).and_then(memory_per_connection);
     verdicts.push(match per_conn {
         (Some(o), Some(p)) => Verdict {
             target: "Many rooms: memory per connection ≤ ⅓ of the peer's",
             evidence: format!(
-                "{o:.1} KiB vs {p:.1} KiB: ours is {:.2} of the peer's",
-                o / p
+                "{o:.1} KiB vs {p:.1} KiB: ours is {:.2} of the peer's{}",
+                o / p,
+                floor.map_or_else(String::new, |f| format!(
+                    "; socketioxide alone, held the same way, takes {f:.1} KiB against the \
+                     target's {:.1} KiB",
+                    p / 3.0
+                ))
             ),
             status: Status::from(o * 3.0 <= p),
         },
@@ -451,6 +459,56 @@ pub fn memory_per_connection(rooms: &RoomsResult) -> Option<f64> {
     Some(after.rss_kib.saturating_sub(base.rss_kib) as f64 / held)
 }
 
+/// What socketioxide takes by itself, from the same scenario against `socketioxide-floor`.
+fn floor_paragraph(
+    w: &mut String,
+    ours: Option<&RoomsResult>,
+    peer: Option<&RoomsResult>,
+    floor: Option<&RoomsResult>,
+) {
+    let Some(floor) = floor else { return };
+    let Some(step) = floor.steps.first() else {
+        return;
+    };
+    let _ = write!(
+        w,
+        "What socketioxide takes by itself: the same scenario against `socketioxide-floor` \
+         (`bench/src/bin/socketioxide-floor.rs`: socketioxide with our engine settings, request \
+         trimming and `TCP_NODELAY`, answering only `join-pr-room` with a room join, a \
+         `user-count` and an ack) joined {} and held {}",
+        int(step.joined as u64),
+        int(step.alive_after_hold as u64)
+    );
+    let Some(floor_kib) = memory_per_connection(floor) else {
+        line(w, ".");
+        line(w, "");
+        return;
+    };
+    let _ = write!(w, " at **{floor_kib:.1} KiB per connection**");
+    if let Some(ours_kib) = ours.and_then(memory_per_connection) {
+        let _ = write!(
+            w,
+            "; the PR-room server adds {:.1} KiB to that ({:.0}% of ours)",
+            ours_kib - floor_kib,
+            (ours_kib - floor_kib) / ours_kib * 100.0
+        );
+    }
+    if let Some(peer_kib) = peer.and_then(memory_per_connection) {
+        let _ = write!(
+            w,
+            ". A third of the peer's figure is {:.1} KiB, {}",
+            peer_kib / 3.0,
+            if floor_kib > peer_kib / 3.0 {
+                "less than socketioxide alone takes"
+            } else {
+                "which socketioxide alone stays within"
+            }
+        );
+    }
+    line(w, ".");
+    line(w, "");
+}
+
 fn rooms_section(w: &mut String, run: &Run<'_>, facts: &Facts) {
     let (ours, peer) = (run.rooms(OURS, false), run.rooms(PEER, false));
     line(w, "## 1. Many small rooms");
@@ -586,6 +644,7 @@ fn rooms_section(w: &mut String, run: &Run<'_>, facts: &Facts) {
         0,
     );
     line(w, "");
+    floor_paragraph(w, ours, peer, run.rooms(FLOOR, false));
 
     let (ours_ramp, peer_ramp) = (run.rooms(OURS, true), run.rooms(PEER, true));
     if ours_ramp.is_none() && peer_ramp.is_none() {
@@ -1087,5 +1146,71 @@ mod tests {
         let text = render(&[], &Facts::default());
         assert!(text.contains("# Benchmarks"));
         assert!(text.contains("**not measured**"));
+    }
+
+    /// A many-rooms record that grew the server from 10 MiB by `kib_per_connection` for
+    /// each of 1,000 held connections.
+    fn rooms(server: &str, kib_per_connection: u64) -> Record {
+        let sample = |rss_kib| ServerSample {
+            rss_kib,
+            hwm_kib: rss_kib,
+            cpu_ms: 0,
+            fds: 0,
+        };
+        let step = RoomsStep {
+            target: 1000,
+            connected: 1000,
+            connect_failed: 0,
+            connect_ms: 1.0,
+            joined: 1000,
+            join_failed: 0,
+            join_ms: 1.0,
+            alive_after_hold: 1000,
+            held: true,
+            before_join: Some(sample(10_240)),
+            after_join: Some(sample(10_240)),
+            after_hold: Some(sample(10_240 + 1000 * kib_per_connection)),
+        };
+        Record {
+            server: server.to_owned(),
+            generator_fd_limit: 20_000,
+            outcome: Outcome::Rooms(RoomsResult {
+                room_size: 5,
+                ramp: false,
+                shards: 1,
+                server_fd_limit: None,
+                baseline: Some(sample(10_240)),
+                steps: vec![step],
+                largest_held: 1000,
+                most_joined: 1000,
+            }),
+        }
+    }
+
+    /// The memory verdict weighs ours against a third of the peer's, and the floor
+    /// paragraph splits ours into what socketioxide takes and what the server adds.
+    #[test]
+    fn memory_per_connection_is_judged_and_split_at_socketioxides_floor() {
+        let records = [rooms(OURS, 18), rooms(PEER, 16), rooms(FLOOR, 12)];
+        let text = render(&records, &Facts::default());
+        let verdict = text
+            .lines()
+            .find(|l| l.starts_with("| Many rooms: memory per connection"))
+            .expect("a memory verdict");
+        assert!(verdict.contains("18.0 KiB vs 16.0 KiB"), "{verdict}");
+        assert!(verdict.contains("socketioxide alone"), "{verdict}");
+        assert!(verdict.ends_with("**not met** |"), "{verdict}");
+        assert!(text.contains("at **12.0 KiB per connection**"), "{text}");
+        assert!(
+            text.contains("adds 6.0 KiB to that (33% of ours)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("less than socketioxide alone takes"),
+            "{text}"
+        );
+
+        let lean = render(&[rooms(OURS, 5), rooms(PEER, 16)], &Facts::default());
+        assert!(lean.contains("| Many rooms: memory per connection ≤ ⅓ of the peer's | 5.0 KiB vs 16.0 KiB: ours is 0.31 of the peer's | **met** |"), "{lean}");
     }
 }
