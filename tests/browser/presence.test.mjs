@@ -198,8 +198,10 @@ describe("presence widget on the demo page", () => {
     }
   });
 
-  // Proves that a refusal from the server is shown with its reason and can be dismissed.
-  test("a message the server refuses shows why, and the notice can be dismissed", async () => {
+  // Proves that a refusal from the server is shown with its reason, that the refused
+  // message is handed back to its writer instead of lost, and that the notice can be
+  // dismissed.
+  test("a message the server refuses shows why, comes back to the box, and the notice can be dismissed", async () => {
     const server = await startServer({ args: ["--messages-per-minute", "1"] });
     const pr = freshPr();
     try {
@@ -213,6 +215,13 @@ describe("presence widget on the demo page", () => {
       const problem = alice.page.locator("#chat .diffy-problem");
       await problem.waitFor({ timeout: WAIT_MS });
       assert.match(await problem.textContent(), /Message not sent: .*\(rate_limited\)/);
+      await alice.page.waitForFunction(
+        () => document.querySelector("#chat textarea").value === "second",
+        null,
+        { timeout: WAIT_MS },
+      );
+      const log = await alice.page.locator("#chat .diffy-message__text").allTextContents();
+      assert.deepEqual(log, ["first"]);
       await alice.page.locator("#chat .diffy-problem__dismiss").click();
       await problem.waitFor({ state: "detached", timeout: WAIT_MS });
       assert.deepEqual(alice.errors, []);

@@ -117,6 +117,9 @@ impl Drop for Client {
 
 const NOT_LIVE: &str = "Not connected right now; your message was not sent.";
 
+const UNANSWERED: &str =
+    "The connection dropped before the server confirmed your message; it is back in the box.";
+
 /// Where the current socket is in the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -135,10 +138,12 @@ enum Phase {
 }
 
 /// What an outstanding acknowledgement belongs to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Pending {
     Join,
-    Message,
+    /// A chat message, kept until the server accepts it so a refused or lost one can be
+    /// handed back to the person who wrote it.
+    Message(String),
     Typing,
 }
 
@@ -271,7 +276,12 @@ impl Inner {
                 parse::<UserCount>(payload).map(|c| Action::UserCount(c.user_count))
             }
             event::ACTIVE_USERS => parse::<Vec<String>>(payload).map(Action::ActiveUsers),
-            event::PR_ROOM_MESSAGE => parse::<RoomMessage>(payload).map(Action::Message),
+            event::PR_ROOM_MESSAGE => parse::<RoomMessage>(payload).map(|message| {
+                if message.username == self.options.username.as_str() {
+                    self.delivered(&message.message);
+                }
+                Action::Message(message)
+            }),
             event::TYPING => {
                 parse::<TypingNotice>(payload).map(|notice| Action::Typing(notice.username, now))
             }
@@ -309,10 +319,10 @@ impl Inner {
                 }
                 None => self.lost(),
             },
-            Pending::Message => {
+            Pending::Message(text) => {
                 if let Some(Ack::Err(refusal)) = parse::<Ack<MessageAck>>(payload) {
-                    let text = describe_refusal(event::SEND_MESSAGE_TO_PR_ROOM, &refusal);
-                    self.outbox.push(Action::Problem(text));
+                    let reason = describe_refusal(event::SEND_MESSAGE_TO_PR_ROOM, &refusal);
+                    self.outbox.push(Action::Unsent { text, reason });
                 }
             }
             Pending::Typing => {
@@ -324,6 +334,20 @@ impl Inner {
         }
     }
 
+    /// One of the local user's messages reached the room: it need not be handed back if
+    /// the connection drops before its acknowledgement.
+    fn delivered(&mut self, text: &str) {
+        let oldest = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| matches!(pending, Pending::Message(sent) if sent == text))
+            .map(|(id, _)| *id)
+            .min();
+        if let Some(id) = oldest {
+            self.pending.remove(&id);
+        }
+    }
+
     fn send(&mut self, command: Command) -> Result<(), String> {
         if self.phase != Phase::Live {
             return Err(NOT_LIVE.to_owned());
@@ -331,11 +355,12 @@ impl Inner {
         let mut payload = self.room_payload();
         match command {
             Command::Message(text) => {
-                payload["message"] = Value::String(text.into_string());
+                let text = text.into_string();
+                payload["message"] = Value::String(text.clone());
                 self.emit(
                     event::SEND_MESSAGE_TO_PR_ROOM,
                     payload,
-                    Some(Pending::Message),
+                    Some(Pending::Message(text)),
                 );
             }
             Command::Typing => self.emit(event::TYPING, payload, Some(Pending::Typing)),
@@ -420,7 +445,30 @@ impl Inner {
         self.socket = None;
         self.dead_timer = None;
         self.dead_after_ms = None;
+        // Messages the server never answered may not have reached the room: hand them
+        // back, oldest first, as one.
+        let oldest = self
+            .pending
+            .keys()
+            .min()
+            .copied()
+            .unwrap_or(self.next_ack_id);
+        let mut unanswered = String::new();
+        for id in oldest..self.next_ack_id {
+            if let Some(Pending::Message(text)) = self.pending.remove(&id) {
+                if !unanswered.is_empty() {
+                    unanswered.push('\n');
+                }
+                unanswered.push_str(&text);
+            }
+        }
         self.pending.clear();
+        if !unanswered.is_empty() {
+            self.outbox.push(Action::Unsent {
+                text: unanswered,
+                reason: UNANSWERED.to_owned(),
+            });
+        }
     }
 
     fn shut_down(&mut self) {

@@ -20,6 +20,9 @@ pub const MAX_NOTICES: usize = 4;
 pub const TYPING_TTL_MS: f64 = 8_000.0;
 /// The most chat messages kept in memory.
 pub const MAX_MESSAGES: usize = 200;
+/// The most unsent messages kept for the composer to take back; it takes them at the next
+/// render, so only a burst of refusals between two renders could reach this.
+pub const MAX_UNSENT: usize = 16;
 
 /// Where the widget's connection stands, as shown to the person.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,7 +135,29 @@ pub struct PresenceState {
     pub messages: VecDeque<ChatLine>,
     /// The error shown, if any.
     pub problem: Option<Problem>,
+    /// The local user's messages that did not reach the room, newest last, for the
+    /// composer to take back; ids rise, so a composer takes those past the last it took.
+    pub unsent: VecDeque<Unsent>,
     next_id: u64,
+}
+
+/// The composer's text after taking back unsent messages: them first, oldest first, each
+/// on its own line, then whatever was typed since.
+pub fn taken_back(returned: &[&str], typed: &str) -> String {
+    let mut parts = returned.to_vec();
+    if !typed.trim().is_empty() {
+        parts.push(typed);
+    }
+    parts.join("\n")
+}
+
+/// A message of the local user's that the server refused or never confirmed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsent {
+    /// Unique within the widget, rising.
+    pub id: u64,
+    /// The text as written.
+    pub text: String,
 }
 
 /// Everything that can happen to a widget's state.
@@ -167,6 +192,13 @@ pub enum Action {
     Message(RoomMessage),
     /// An error to show (an ack error, an `exception`, or a local refusal).
     Problem(String),
+    /// The local user's message did not reach the room: show why and hand it back.
+    Unsent {
+        /// The message as written.
+        text: String,
+        /// Why, for the person.
+        reason: String,
+    },
     /// The person dismissed the error.
     DismissProblem,
     /// Time passed: drop expired notices and typing entries.
@@ -185,6 +217,7 @@ impl PresenceState {
             typing: Vec::new(),
             messages: VecDeque::new(),
             problem: None,
+            unsent: VecDeque::new(),
             next_id: 0,
         }
     }
@@ -263,6 +296,15 @@ impl PresenceState {
             }
             Action::Problem(text) => {
                 self.show_problem(text);
+                true
+            }
+            Action::Unsent { text, reason } => {
+                self.show_problem(reason);
+                let id = self.fresh_id();
+                self.unsent.push_back(Unsent { id, text });
+                while self.unsent.len() > MAX_UNSENT {
+                    self.unsent.pop_front();
+                }
                 true
             }
             Action::DismissProblem => self.problem.take().is_some(),
@@ -574,6 +616,39 @@ mod tests {
             retry_at_ms: 1.0,
         });
         assert_eq!(state.typing_line(), None);
+    }
+
+    #[test]
+    fn an_unsent_message_is_shown_as_a_problem_and_kept_for_the_composer() {
+        let mut state = PresenceState::new("me");
+        for text in ["first", "second"] {
+            assert!(state.apply(Action::Unsent {
+                text: text.into(),
+                reason: "Message not sent: slow down (rate_limited)".into(),
+            }));
+        }
+        let texts: Vec<&str> = state.unsent.iter().map(|u| u.text.as_str()).collect();
+        assert_eq!(texts, ["first", "second"]);
+        assert!(state.unsent[0].id < state.unsent[1].id);
+        assert_eq!(
+            state.problem.as_ref().map(|p| p.text.as_str()),
+            Some("Message not sent: slow down (rate_limited)")
+        );
+        for i in 0..MAX_UNSENT {
+            state.apply(Action::Unsent {
+                text: format!("m{i}"),
+                reason: "r".into(),
+            });
+        }
+        assert_eq!(state.unsent.len(), MAX_UNSENT);
+        assert_eq!(state.unsent.back().map(|u| u.text.as_str()), Some("m15"));
+    }
+
+    #[test]
+    fn taken_back_messages_come_before_what_was_typed_since() {
+        assert_eq!(taken_back(&["first"], ""), "first");
+        assert_eq!(taken_back(&["first", "second"], "  "), "first\nsecond");
+        assert_eq!(taken_back(&["first"], "third"), "first\nthird");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::avatar::{hue, initials};
 use crate::client::{Command, Options};
 use crate::hook::{Presence, use_presence};
 use crate::listener::use_listener;
-use crate::state::{Action, Connection, NoticeKind, PresenceState};
+use crate::state::{Action, Connection, NoticeKind, PresenceState, taken_back};
 use crate::typing::{IDLE_STOP_MS, Signal, TypingTracker};
 
 /// How many avatars the bar shows before "+N".
@@ -194,6 +194,26 @@ fn ChatPanel(props: &ChatProps) -> Html {
                 }
             },
         );
+    }
+
+    // Take back messages that did not reach the room, before whatever was typed since.
+    {
+        let (draft, taken) = (draft.clone(), use_mut_ref(|| 0_u64));
+        let unsent = state.unsent.clone();
+        use_effect_with(unsent.back().map(|u| u.id), move |_| {
+            let mut last = taken.borrow_mut();
+            let returned: Vec<&str> = unsent
+                .iter()
+                .filter(|u| u.id > *last)
+                .map(|u| u.text.as_str())
+                .collect();
+            if let Some(newest) = unsent.back() {
+                *last = newest.id;
+            }
+            if !returned.is_empty() {
+                draft.set(taken_back(&returned, &draft));
+            }
+        });
     }
 
     let oninput = {
