@@ -212,6 +212,38 @@ describe("presence widget layout on the demo page", () => {
     });
   }
 
+  // Proves that a widget that cannot connect because of its settings says why in full at
+  // desktop width, in the reviewer's words, instead of cutting the reason off.
+  test("at 1280 px an unusable pull request id or name is explained in full", async () => {
+    const server = await startServer();
+    try {
+      const cases = [
+        { pr: "abc", user: "alice", reason: /“abc” is not a pull request number \(a whole number from 1 to 9007199254740991; data-pull-request-id\)\.$/ },
+        { pr: String(freshPr()), user: "x".repeat(65), reason: /^Cannot use this name: .*64.*\.$/ },
+      ];
+      for (const { pr, user, reason } of cases) {
+        const viewer = await openAs(browser, server, { pr, user });
+        const problem = viewer.page.locator("#presence .diffy-bar__problem");
+        await problem.waitFor({ timeout: WAIT_MS });
+        const look = await problem.evaluate((node) => ({
+          text: node.textContent,
+          clipped: node.scrollWidth > node.clientWidth + 0.5 || node.scrollHeight > node.clientHeight + 0.5,
+          box: node.getBoundingClientRect().toJSON(),
+          bar: node.closest(".diffy-bar").getBoundingClientRect().toJSON(),
+        }));
+        assert.match(look.text, reason);
+        assert.equal(look.clipped, false, `the reason is cut off: ${look.text}`);
+        assert.ok(
+          within(look.box, look.bar) && look.box.bottom <= look.bar.bottom + SLACK,
+          `the reason ${show(look.box)} runs out of the bar ${show(look.bar)}`,
+        );
+        await viewer.context.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   // Proves that the narrow layout stays out of desktop widths: the bar is one 40 px line with
   // names beside the avatars, and notices float beneath it.
   test("at 1280 px the bar keeps one line with names and floating notices", async () => {

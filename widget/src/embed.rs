@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 
+use diffy_protocol::validate::MAX_SAFE_INTEGER;
 use diffy_protocol::{PullRequestId, Username};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -166,7 +167,7 @@ fn options_from(document: &Document, settings: Settings) -> Result<Options, Stri
         .as_deref()
         .map(str::trim)
         .ok_or_else(|| "No pull request given (data-pull-request-id).".to_owned())
-        .and_then(|id| PullRequestId::parse(id).map_err(|refusal| refusal.message))?;
+        .and_then(|id| PullRequestId::parse(id).map_err(|_| unusable_pull_request_id(id)))?;
     let username = Username::new(settings.username.as_deref().unwrap_or_default())
         .map_err(|refusal| format!("Cannot use this name: {}.", refusal.message))?;
     let server = settings
@@ -189,6 +190,24 @@ fn options_from(document: &Document, settings: Settings) -> Result<Options, Stri
         backoff,
     })
 }
+
+/// Why a pull request id cannot be used, in the reviewer's words; an id longer than
+/// [`SHOWN_ID_CHARS`] is shortened.
+fn unusable_pull_request_id(id: &str) -> String {
+    let shown: String = id.chars().take(SHOWN_ID_CHARS).collect();
+    let more = if id.chars().count() > SHOWN_ID_CHARS {
+        "…"
+    } else {
+        ""
+    };
+    format!(
+        "Cannot open this pull request's room: “{shown}{more}” is not a pull request number \
+         (a whole number from 1 to {MAX_SAFE_INTEGER}; data-pull-request-id)."
+    )
+}
+
+/// How much of an unusable pull request id its error repeats.
+const SHOWN_ID_CHARS: usize = 40;
 
 fn install_style(document: &Document) {
     if document.get_element_by_id(STYLE_ID).is_some() {
