@@ -88,22 +88,28 @@ describe("presence widget on the demo page", () => {
 
   // Proves that both widgets reconnect on their own after a server restart and re-join.
   // Proves that the page's heaviest files reach the browser compressed and still work.
-  test("the widget's wasm and scripts are served gzipped", async () => {
+  // Proves that the widget's files travel gzipped, and that a browser asks whether they
+  // changed before reusing them: their names stay the same across releases.
+  test("the widget's wasm and scripts are served gzipped and revalidated", async () => {
     const server = await startServer();
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
       const encodings = new Map();
+      const caching = new Map();
       page.on("response", async (response) => {
         const name = new URL(response.url()).pathname.split("/").pop();
         if (/\.(wasm|js)$/.test(name)) {
-          encodings.set(name, (await response.allHeaders())["content-encoding"] ?? "none");
+          const headers = await response.allHeaders();
+          encodings.set(name, headers["content-encoding"] ?? "none");
+          caching.set(name, headers["cache-control"] ?? "none");
         }
       });
       await page.goto(`${server.url}/?pr=${freshPr()}&user=alice`);
       await waitForState(page, "live");
       for (const name of ["diffy-widget_bg.wasm", "diffy-widget.js", "diffy-presence.js"]) {
         assert.equal(encodings.get(name), "gzip", `${name}: ${JSON.stringify([...encodings])}`);
+        assert.equal(caching.get(name), "no-cache", `${name}: ${JSON.stringify([...caching])}`);
       }
     } finally {
       await context.close();
@@ -125,12 +131,15 @@ describe("presence widget on the demo page", () => {
       await alice.page
         .locator('#presence .diffy-status:not([data-state="live"])')
         .waitFor({ timeout: WAIT_MS });
+      // While the server is down the chat claims no count it cannot know.
+      assert.equal((await alice.page.locator("#chat .diffy-chat__meta").textContent()).trim(), "not connected");
       await screenshot(alice.page, "05-alice-reconnecting");
 
       server = await startServer({ port });
       for (const person of [alice, bob]) {
         await waitForState(person.page, "live");
         await waitForPresence(person.page, 2, ["alice", "bob"]);
+        assert.equal((await person.page.locator("#chat .diffy-chat__meta").textContent()).trim(), "2 online");
       }
       await screenshot(bob.page, "06-bob-live-again");
 

@@ -291,7 +291,10 @@ fn ChatPanel(props: &ChatProps) -> Html {
         <section class="diffy-widget diffy-chat" aria-label="Pull request chat">
             <header class="diffy-chat__header">
                 <h2 class="diffy-chat__title">{ "Conversation" }</h2>
-                <span class="diffy-chat__meta">{ format!("{} online", state.user_count) }</span>
+                <span class="diffy-chat__meta">
+                    // The count is only true while live; the bar says what is going on.
+                    { if live { format!("{} online", state.user_count) } else { "not connected".to_owned() } }
+                </span>
             </header>
             <ol class="diffy-chat__log" ref={log_ref} role="log" aria-label="Messages" tabindex="0">
                 if state.messages.is_empty() {
