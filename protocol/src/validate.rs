@@ -82,8 +82,8 @@ fn invalid_pull_request_id() -> Refusal {
     )
 }
 
-/// A username: trimmed, 1 to [`USERNAME_MAX_CHARS`] characters, with no control,
-/// bidirectional-override or line-separator characters.
+/// A username: trimmed, 1 to [`USERNAME_MAX_CHARS`] characters, with at least one visible
+/// character and no control, direction, line-separator, tag or noncharacter code points.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Username(String);
@@ -111,6 +111,12 @@ impl Username {
             return Err(Refusal::new(
                 ErrorCode::InvalidUsername,
                 "username must not contain control or direction-override characters",
+            ));
+        }
+        if name.chars().all(is_invisible) {
+            return Err(Refusal::new(
+                ErrorCode::InvalidUsername,
+                "username must contain a visible character",
             ));
         }
         Ok(Self(name.to_owned()))
@@ -142,11 +148,37 @@ impl<'de> Deserialize<'de> for Username {
 fn is_forbidden_in_name(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{200E}' | '\u{200F}'              // left-to-right and right-to-left marks
+            '\u{061C}' | '\u{200E}' | '\u{200F}'  // direction marks (Arabic letter, LTR, RTL)
             | '\u{202A}'..='\u{202E}'            // embeddings and overrides
             | '\u{2066}'..='\u{2069}'            // isolates
+            | '\u{206A}'..='\u{206F}'            // deprecated shaping and digit controls
             | '\u{2028}' | '\u{2029}'            // line and paragraph separators
-            | '\u{FEFF}') // zero-width no-break space
+            | '\u{FEFF}'                         // zero-width no-break space
+            | '\u{FFF9}'..='\u{FFFB}'            // interlinear annotation controls
+            | '\u{E0000}'..='\u{E007F}')         // tag characters
+        || is_noncharacter(c)
+}
+
+/// Unicode's noncharacters: U+FDD0 to U+FDEF and the last two code points of every plane.
+fn is_noncharacter(c: char) -> bool {
+    matches!(c, '\u{FDD0}'..='\u{FDEF}') || (u32::from(c) & 0xFFFE) == 0xFFFE
+}
+
+/// Characters that draw nothing, or only blank space: a name made of nothing else would
+/// show as a blank avatar and an empty label.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}'                           // soft hyphen
+            | '\u{034F}'                         // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{17B4}' | '\u{17B5}'            // Khmer inherent vowels
+            | '\u{180B}'..='\u{180F}'            // Mongolian variation selectors and vowel separator
+            | '\u{200B}'..='\u{200D}'            // zero-width space, non-joiner, joiner
+            | '\u{2060}'..='\u{2064}'            // word joiner and invisible operators
+            | '\u{2800}'                         // braille blank
+            | '\u{FE00}'..='\u{FE0F}'            // variation selectors
+            | '\u{E0100}'..='\u{E01EF}') // variation selectors supplement
 }
 
 /// A chat message: 1 to [`MESSAGE_MAX_CHARS`] characters, not only whitespace.
@@ -314,12 +346,43 @@ mod tests {
             "a\u{7f}",
             "\u{202E}alice",
             "a\u{2066}b",
+            "\u{061C}alice",
+            "a\u{206A}b",
+            "alice\u{E0041}",
+            "alice\u{FFFE}",
+            "alice\u{1FFFF}",
+            "a\u{FDD0}",
         ] {
             assert_eq!(
                 Username::new(bad).unwrap_err().code,
                 ErrorCode::InvalidUsername,
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn username_needs_a_visible_character() {
+        for blank in [
+            "\u{200B}",
+            "\u{200C}\u{200D}",
+            "\u{2060}",
+            "\u{00AD}",
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{2800}",
+            "\u{180E}",
+            "\u{034F}",
+            "\u{FE0F}",
+            "\u{200B} \u{3164}",
+        ] {
+            let refusal = Username::new(blank).unwrap_err();
+            assert_eq!(refusal.code, ErrorCode::InvalidUsername, "{blank:?}");
+            assert_eq!(refusal.message, "username must contain a visible character");
+        }
+        // Joiners and selectors inside a visible name are part of how it is written.
+        for name in ["a\u{200D}b", "👩\u{200D}💻", "☺\u{FE0F}", "ㅤa", "\u{E000}"] {
+            assert!(Username::new(name).is_ok(), "{name:?}");
         }
     }
 
