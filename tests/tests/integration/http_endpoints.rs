@@ -1,5 +1,7 @@
 //! The HTTP side of the server: health and presence.
 
+use std::path::PathBuf;
+
 use serde_json::json;
 
 use crate::support::http::get;
@@ -66,6 +68,9 @@ async fn presence_endpoint_refuses_bad_ids_with_400() {
         "+1",
         "9007199254740992",
         "99999999999999999999999",
+        // Not UTF-8 once decoded: refused as an id like the rest, not as a bad URL.
+        "%FF",
+        "1%FE",
     ] {
         let response = get(server.addr(), &format!("/api/pull-requests/{id}/presence")).await;
         assert_eq!(response.status, 400, "id {id:?}: {response:?}");
@@ -80,6 +85,35 @@ async fn presence_endpoint_refuses_bad_ids_with_400() {
             .is_some_and(|text| !text.is_empty());
         assert!(explained, "id {id:?}: no message in {body}");
     }
+
+    server.stop().await;
+}
+
+/// The demo page's files are served from `--static-dir`; a path with a name longer than any
+/// file system allows is simply not found, not a server failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_are_served_and_impossible_names_are_not_found() {
+    let www = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www"));
+    let server = TestServer::start(move |mut config| {
+        config.static_dir = Some(www);
+        config
+    })
+    .await;
+
+    let page = get(server.addr(), "/index.html").await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("data-pr-number"), "{page:?}");
+
+    for path in [
+        format!("/{}", "a".repeat(300)),
+        format!("/{}.js", "%41".repeat(300)),
+        format!("/assets/{}/x", "b".repeat(256)),
+    ] {
+        let response = get(server.addr(), &path).await;
+        assert_eq!(response.status, 404, "{}: {response:?}", &path[..40]);
+    }
+    let missing = get(server.addr(), "/no-such-file.js").await;
+    assert_eq!(missing.status, 404, "{missing:?}");
 
     server.stop().await;
 }
