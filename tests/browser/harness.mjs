@@ -151,6 +151,9 @@ export function freshPr() {
  */
 export async function startProxy(upstreamPort) {
   const pairs = new Set();
+  // Every accepted socket until it closes, pairs or not: cutAll(frames) lets go of a pair
+  // whose client side is still closing, and stop() must not wait for the browser to end it.
+  const sockets = new Set();
   const changes = new EventEmitter();
   let accepted = 0;
   let maxOpen = 0;
@@ -168,6 +171,8 @@ export async function startProxy(upstreamPort) {
 
   const server = net.createServer((client) => {
     const pair = { client, upstream: null };
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
     pairs.add(pair);
     accepted += 1;
     maxOpen = Math.max(maxOpen, pairs.size);
@@ -246,6 +251,7 @@ export async function startProxy(upstreamPort) {
     },
     async stop() {
       for (const pair of [...pairs]) end(pair);
+      for (const socket of sockets) socket.destroy();
       server.close();
       await once(server, "close");
     },
