@@ -240,6 +240,24 @@ describe("presence widget on the demo page", () => {
     }
   });
 
+  // Proves that a widget the server refuses for good says why in its bar, where the
+  // reviewer looks, and keeps saying it after the alert is dismissed.
+  test("a widget whose origin is refused says so in the bar", async () => {
+    const server = await startServer({ args: ["--allowed-origins", "https://review.example"] });
+    try {
+      const viewer = await openAs(browser, server, { pr: freshPr(), user: "alice" });
+      await waitForState(viewer.page, "refused");
+      const reason = viewer.page.locator("#presence .diffy-bar__problem");
+      await reason.waitFor({ timeout: WAIT_MS });
+      assert.match(await reason.textContent(), /origin not allowed/);
+      await viewer.page.locator("#chat .diffy-problem__dismiss").click();
+      assert.match(await reason.textContent(), /origin not allowed/);
+      await viewer.context.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   // Proves that the page asks for a name when the URL gives none, and joins with it.
   test("the demo page asks for a name when none is given", async () => {
     const server = await startServer();

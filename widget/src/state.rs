@@ -135,6 +135,8 @@ pub struct PresenceState {
     pub messages: VecDeque<ChatLine>,
     /// The error shown, if any.
     pub problem: Option<Problem>,
+    /// Why the server refused the widget for good, once it has; the bar keeps showing it.
+    pub refusal: Option<String>,
     /// The local user's messages that did not reach the room, newest last, for the
     /// composer to take back; ids rise, so a composer takes those past the last it took.
     pub unsent: VecDeque<Unsent>,
@@ -217,6 +219,7 @@ impl PresenceState {
             typing: Vec::new(),
             messages: VecDeque::new(),
             problem: None,
+            refusal: None,
             unsent: VecDeque::new(),
             next_id: 0,
         }
@@ -252,6 +255,7 @@ impl PresenceState {
             }
             Action::Refused(text) => {
                 self.connection = Connection::Refused;
+                self.refusal = Some(text.clone());
                 self.show_problem(text);
                 true
             }
@@ -667,7 +671,11 @@ mod tests {
 
         state.apply(Action::Refused("invalid_username: bad".into()));
         assert_eq!(state.connection, Connection::Refused);
+        assert_eq!(state.refusal.as_deref(), Some("invalid_username: bad"));
         assert!(state.problem.is_some());
+        // Dismissing the alert leaves the reason in the bar.
+        state.apply(Action::DismissProblem);
+        assert_eq!(state.refusal.as_deref(), Some("invalid_username: bad"));
     }
 
     #[test]

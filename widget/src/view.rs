@@ -69,9 +69,13 @@ fn Room(props: &RoomProps) -> Html {
         <div class={classes!("diffy-widget", "diffy-bar", stale)}
              data-pull-request-id={props.options.pull_request_id.to_string()}>
             { status_pill(state.connection) }
-            { count_badge(state) }
-            { avatars(state) }
-            { notice_feed(state) }
+            if let Some(reason) = &state.refusal {
+                <span class="diffy-bar__problem">{ reason.clone() }</span>
+            } else {
+                { count_badge(state) }
+                { avatars(state) }
+                { notice_feed(state) }
+            }
         </div>
     };
     let chat = html! { <ChatPanel presence={presence.clone()} /> };
