@@ -14,7 +14,7 @@ pub enum ErrorCode {
     InvalidPullRequestId,
     /// The username is empty, too long or holds forbidden characters.
     InvalidUsername,
-    /// The message is empty or only whitespace.
+    /// The message is empty or has nothing visible in it.
     InvalidMessage,
     /// The message is longer than the limit.
     MessageTooLong,

@@ -164,6 +164,12 @@ fn is_noncharacter(c: char) -> bool {
     matches!(c, '\u{FDD0}'..='\u{FDEF}') || (u32::from(c) & 0xFFFE) == 0xFFFE
 }
 
+/// Characters that leave a message blank: the invisible ones, controls and the zero-width
+/// no-break space.
+fn is_blank_in_message(c: char) -> bool {
+    is_invisible(c) || c.is_control() || c == '\u{FEFF}'
+}
+
 /// Characters that draw nothing, or only blank space: a name made of nothing else would
 /// show as a blank avatar and an empty label.
 fn is_invisible(c: char) -> bool {
@@ -181,7 +187,7 @@ fn is_invisible(c: char) -> bool {
             | '\u{E0100}'..='\u{E01EF}') // variation selectors supplement
 }
 
-/// A chat message: 1 to [`MESSAGE_MAX_CHARS`] characters, not only whitespace.
+/// A chat message: 1 to [`MESSAGE_MAX_CHARS`] characters, at least one of them visible.
 ///
 /// The text is kept exactly as sent; clients render it as text, never as markup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -192,7 +198,8 @@ impl MessageText {
     /// Accepts `text` when the rules hold.
     ///
     /// Fails with [`ErrorCode::MessageTooLong`] past the limit and with
-    /// [`ErrorCode::InvalidMessage`] when empty or only whitespace.
+    /// [`ErrorCode::InvalidMessage`] when empty or nothing in it would show (whitespace,
+    /// zero-width and other invisible characters, controls).
     pub fn new(text: String) -> Result<Self, Refusal> {
         // Counting stops one past the limit, so a huge message costs no more than a long one.
         if text.chars().take(MESSAGE_MAX_CHARS + 1).count() > MESSAGE_MAX_CHARS {
@@ -201,10 +208,10 @@ impl MessageText {
                 format!("message must be at most {MESSAGE_MAX_CHARS} characters"),
             ));
         }
-        if text.trim().is_empty() {
+        if text.chars().all(is_blank_in_message) {
             return Err(Refusal::new(
                 ErrorCode::InvalidMessage,
-                "message must not be empty or only whitespace",
+                "message must contain a visible character",
             ));
         }
         Ok(Self(text))
@@ -396,8 +403,17 @@ mod tests {
     }
 
     #[test]
-    fn message_must_hold_more_than_whitespace() {
-        for bad in ["", " ", "\n\t ", "\u{3000}"] {
+    fn message_must_hold_something_visible() {
+        for bad in [
+            "",
+            " ",
+            "\n\t ",
+            "\u{3000}",
+            "\u{200B}\u{200B}",
+            "\u{0}\u{0}",
+            "\u{FEFF}",
+            "\u{2800} \u{3164}",
+        ] {
             let err = MessageText::new(bad.to_owned()).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidMessage, "{bad:?}");
         }
@@ -405,5 +421,8 @@ mod tests {
             MessageText::new(" hi \n".to_owned()).unwrap().as_str(),
             " hi \n"
         );
+        // Invisible characters beside visible ones are kept as sent.
+        assert!(MessageText::new("a\u{200B}b".to_owned()).is_ok());
+        assert!(MessageText::new("\u{E000}".to_owned()).is_ok());
     }
 }
