@@ -19,15 +19,15 @@ use tracing::debug;
 /// Packets queued for one connection before further sends to it fail. A join storm sends
 /// every member one notice per arrival, so this is far above socketioxide's 128; the
 /// queue only takes memory while it is full.
-pub const SOCKET_BUFFER_PACKETS: usize = 4096;
+const SOCKET_BUFFER_PACKETS: usize = 4096;
 
 /// The WebSocket read chunk per connection. Clients send small events; a larger frame is
 /// read in several chunks. Every held connection keeps one, so it is kept small: most
 /// events fit in 256 bytes, and a smaller chunk saves nothing more.
-pub const WS_READ_BUFFER_BYTES: usize = 256;
+const WS_READ_BUFFER_BYTES: usize = 256;
 
 /// Where Socket.IO clients connect; the default of every Socket.IO client.
-pub const SOCKET_IO_PATH: &str = "/socket.io";
+const SOCKET_IO_PATH: &str = "/socket.io";
 
 /// The headers of a Socket.IO request that anything reads: `Origin` (the connect handler's
 /// origin check), `Sec-WebSocket-Key` (answered by the WebSocket upgrade) and
@@ -36,7 +36,7 @@ const SOCKET_IO_HEADERS: [HeaderName; 3] = [ORIGIN, SEC_WEBSOCKET_KEY, CONTENT_T
 
 /// How long an Engine.IO session may stay without joining the namespace. Clients connect
 /// within milliseconds; idle handshakes only hold memory.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Applies the engine settings above to a socketioxide builder.
 pub fn tune<A: Adapter>(builder: SocketIoBuilder<A>) -> SocketIoBuilder<A> {

@@ -203,18 +203,18 @@ fn ChatPanel(props: &ChatProps) -> Html {
     // Take back messages that did not reach the room, before whatever was typed since.
     {
         let (draft, taken) = (draft.clone(), use_mut_ref(|| 0_u64));
-        let unsent = state.unsent.clone();
-        use_effect_with(unsent.back().map(|u| u.id), move |_| {
-            let mut last = taken.borrow_mut();
-            let returned: Vec<&str> = unsent
-                .iter()
-                .filter(|u| u.id > *last)
-                .map(|u| u.text.as_str())
-                .collect();
-            if let Some(newest) = unsent.back() {
-                *last = newest.id;
-            }
+        let newest = state.unsent.back().map_or(0, |u| u.id);
+        // Copied only in the render that brings new ones; most renders bring none.
+        let returned: Vec<String> = state
+            .unsent
+            .iter()
+            .filter(|u| u.id > *taken.borrow())
+            .map(|u| u.text.clone())
+            .collect();
+        use_effect_with(newest, move |_| {
+            *taken.borrow_mut() = newest;
             if !returned.is_empty() {
+                let returned: Vec<&str> = returned.iter().map(String::as_str).collect();
                 draft.set(taken_back(&returned, &draft));
             }
         });
